@@ -1,0 +1,15 @@
+"""SphereFace (A-Softmax) on MNIST: the package behind the book.
+
+Modules are named for what they hold: ``data`` (MNIST from IDX files),
+``margins`` (the A-Softmax loss family), ``sphere`` (hypersphere geometry
+used by the first chapters) and ``plots`` (the book's figures).
+"""
+
+import os
+
+__version__ = "0.1.0"
+
+
+def fast_mode():
+    """True when ``SPHEREFACE_FAST=1``: CI runs every cell on less data."""
+    return os.environ.get("SPHEREFACE_FAST", "") == "1"

@@ -1,0 +1,207 @@
+"""The book's figures.  Each function draws one figure and returns it.
+
+Angles on axes are in degrees; every figure has a title and labelled axes.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sphereface import sphere
+
+CLASS_COLORS = plt.get_cmap("tab10").colors
+
+
+def _degrees_axis(ax, label="angle θ to the class weight (degrees)"):
+    ax.set_xlabel(label)
+    ax.set_xlim(0, 180)
+    ax.set_xticks(range(0, 181, 30))
+
+
+def sphere_points(points_2d, points_3d):
+    """Uniform points on the circle S^1 and the sphere S^2."""
+    fig = plt.figure(figsize=(9, 4.2))
+    ax = fig.add_subplot(1, 2, 1)
+    ax.scatter(points_2d[:, 0], points_2d[:, 1], s=6)
+    ax.set_aspect("equal")
+    ax.set(title="S¹: unit vectors in 2-D", xlabel="x₁", ylabel="x₂")
+    ax = fig.add_subplot(1, 2, 2, projection="3d")
+    ax.scatter(*points_3d.T, s=4, c=points_3d[:, 2], cmap="viridis")
+    ax.set(title="S²: unit vectors in 3-D", xlabel="x₁", ylabel="x₂",
+           zlabel="x₃")
+    ax.set_box_aspect((1, 1, 1))
+    fig.tight_layout()
+    return fig
+
+
+def chord_vs_angle(angles, distances):
+    """Euclidean distance between unit vectors against their angle."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    theta = np.linspace(0, np.pi, 200)
+    ax.plot(np.degrees(theta), sphere.chord_length(np.cos(theta)),
+            label="√(2 − 2 cos θ)")
+    ax.scatter(np.degrees(angles), distances, s=8, color="C1",
+               label="random pairs in 64-D")
+    _degrees_axis(ax, "angle θ between the vectors (degrees)")
+    ax.set(ylabel="Euclidean distance ‖u − v‖",
+           title="On the unit sphere, distance is a function of angle")
+    ax.legend()
+    return fig
+
+
+def softmax_radial(weights, direction_deg, norms):
+    """Softmax probability of the winning class as a feature grows."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    grid = np.linspace(-4, 4, 301)
+    xx, yy = np.meshgrid(grid, grid)
+    feats = np.stack([xx.ravel(), yy.ravel()], 1)
+    probs = sphere.softmax(feats @ weights)
+    ax = axes[0]
+    image = ax.imshow(probs.max(1).reshape(xx.shape), origin="lower",
+                      extent=(-4, 4, -4, 4), cmap="magma", vmin=0, vmax=1)
+    for j, w in enumerate(weights.T):
+        ax.arrow(0, 0, *w, width=0.05, color=CLASS_COLORS[j])
+    fig.colorbar(image, ax=ax, label="max class probability")
+    ax.set(title="Softmax confidence grows with ‖x‖", xlabel="x₁",
+           ylabel="x₂")
+    direction = np.radians(direction_deg)
+    unit = np.array([np.cos(direction), np.sin(direction)])
+    p = sphere.softmax(np.outer(norms, unit) @ weights)
+    ax = axes[1]
+    for j in range(weights.shape[1]):
+        ax.plot(norms, p[:, j], color=CLASS_COLORS[j], label=f"class {j}")
+    ax.set(title=f"Along one direction ({direction_deg}°)",
+           xlabel="feature norm ‖x‖", ylabel="softmax probability")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def binary_boundaries(theta12_deg, ms=(1, 2, 4), bias=0.6):
+    """Two-class decision boundaries: softmax, modified, A-Softmax."""
+    theta12 = np.radians(theta12_deg)
+    w1 = np.array([1.0, 0.0])
+    w2 = 1.3 * np.array([np.cos(theta12), np.sin(theta12)])
+    fig, axes = plt.subplots(1, 1 + len(ms), figsize=(3.4 * (1 + len(ms)),
+                                                      3.6))
+    grid = np.linspace(-2, 2, 401)
+    xx, yy = np.meshgrid(grid, grid)
+    ax = axes[0]
+    score = (w1 - w2) @ np.stack([xx.ravel(), yy.ravel()]) + bias
+    ax.contourf(xx, yy, score.reshape(xx.shape) > 0, levels=[-.5, .5, 1.5],
+                colors=[CLASS_COLORS[1], CLASS_COLORS[0]], alpha=0.3)
+    ax.set_title("softmax: (W₁−W₂)·x + b = 0")
+    for ax, m in zip(axes[1:], ms):
+        phi, labels = sphere.circle_regions(np.array([0.0, theta12]), m)
+        for y in (0, 1):
+            sel = labels == y
+            ax.scatter(np.cos(phi[sel]), np.sin(phi[sel]), s=2,
+                       color=CLASS_COLORS[y])
+        for angle in phi[labels != np.roll(labels, 1)]:  # region edges
+            ax.plot([0, 2 * np.cos(angle)], [0, 2 * np.sin(angle)],
+                    lw=0.8, ls="--", color="0.4")
+        name = "modified softmax" if m == 1 else f"A-Softmax m={m}"
+        ax.set_title(name)
+    for ax in axes:
+        for j, w in enumerate((w1, w2)):
+            ax.arrow(0, 0, *w, width=0.03, color=CLASS_COLORS[j])
+        ax.set(xlim=(-2, 2), ylim=(-2, 2), xlabel="x₁", ylabel="x₂")
+        ax.set_aspect("equal")
+    fig.suptitle(f"Two classes, weights {theta12_deg}° apart")
+    fig.tight_layout()
+    return fig
+
+
+def margin_vs_m(ms, binary, multi, m_binary, m_multi):
+    """Max intra vs min inter angle as m grows (units of theta12)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for ax, (intra, inter), m_min, title in (
+            (axes[0], binary, m_binary, "two classes"),
+            (axes[1], multi, m_multi, "neighbours on both sides")):
+        ax.plot(ms, intra, label="max intra-class angle")
+        ax.plot(ms, inter, label="min inter-class angle")
+        ax.axvline(m_min, color="k", ls="--", lw=1,
+                   label=f"minimal m = {m_min:.3f}")
+        ax.set(title=title, xlabel="margin m",
+               ylabel="angle / angle between the weights")
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def angle_concentration(angles_by_dim):
+    """Histograms of angles between random points for several dims."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    bins = np.linspace(0, 180, 91)
+    for dim, angles in angles_by_dim.items():
+        ax.hist(np.degrees(angles), bins=bins, density=True,
+                histtype="step", lw=1.5, label=f"d = {dim}")
+    _degrees_axis(ax, "angle between two random points (degrees)")
+    ax.set(ylabel="density",
+           title="Random directions become orthogonal as d grows")
+    ax.legend()
+    return fig
+
+
+def psi_curves(theta, cos_m_by_m, psi_by_m):
+    """psi(theta) for each m, beside the raw cos(m theta)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    for m in psi_by_m:
+        axes[0].plot(np.degrees(theta), cos_m_by_m[m], label=f"m = {m}")
+        axes[1].plot(np.degrees(theta), psi_by_m[m], label=f"m = {m}")
+    axes[0].set(title="raw cos(mθ): not monotone", ylabel="target value")
+    axes[1].set(title="ψ(θ) = (−1)ᵏ cos(mθ) − 2k", ylabel="ψ(θ)")
+    for ax in axes:
+        _degrees_axis(ax)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def lambda_blend(theta, blends):
+    """(lam cos + psi)/(1 + lam) for several lambda values."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for lam, values in blends.items():
+        ax.plot(np.degrees(theta), values, label=f"λ = {lam:g}")
+    ax.plot(np.degrees(theta), np.cos(theta), "k:", label="cos θ")
+    _degrees_axis(ax)
+    ax.set(ylabel="target logit / ‖x‖",
+           title="The λ blend of the A-Softmax target (m = 4)")
+    ax.legend()
+    return fig
+
+
+def lambda_schedule(steps, lambdas, floor_step=None, epoch_steps=None):
+    """lambda over training steps (log scale), with the floor marked."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(steps, lambdas)
+    ax.set_yscale("log")
+    if floor_step is not None:
+        ax.axvline(floor_step, color="k", ls="--", lw=1,
+                   label=f"floor reached at step {floor_step:,}")
+    if epoch_steps is not None:
+        ax.axvline(epoch_steps, color="C2", ls=":", lw=1.5,
+                   label=f"one MNIST epoch ({epoch_steps} steps)")
+    ax.set(xlabel="training step", ylabel="λ (log scale)",
+           title="The official λ schedule")
+    ax.legend()
+    return fig
+
+
+def circle_regions(class_angles, ms):
+    """The circle coloured by the class whose margin criterion holds."""
+    fig, axes = plt.subplots(1, len(ms), figsize=(3.2 * len(ms), 3.4))
+    for ax, m in zip(np.atleast_1d(axes), ms):
+        phi, labels = sphere.circle_regions(class_angles, m)
+        colors = [CLASS_COLORS[y] if y >= 0 else (0.85, 0.85, 0.85)
+                  for y in labels]
+        ax.scatter(np.cos(phi), np.sin(phi), c=colors, s=4)
+        for j, angle in enumerate(class_angles):
+            ax.arrow(0, 0, 0.8 * np.cos(angle), 0.8 * np.sin(angle),
+                     width=0.02, color=CLASS_COLORS[j])
+        share = np.mean(labels < 0)
+        ax.set_title(f"m = {m}: {share:.0%} of the circle unclaimed")
+        ax.set(xlim=(-1.2, 1.2), ylim=(-1.2, 1.2), xlabel="x₁",
+               ylabel="x₂")
+        ax.set_aspect("equal")
+    fig.tight_layout()
+    return fig
