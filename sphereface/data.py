@@ -3,7 +3,8 @@
 The four files (``train-images-idx3-ubyte`` and friends, gzipped or not)
 are searched for in: an explicit folder, ``$MNIST_DATA``, ``./MNIST_data``
 (the folder the original scripts used), then the Keras cache
-(``~/.keras/datasets/mnist.npz``) and only then the Keras download.  A file that is truncated or corrupt raises
+(``~/.keras/datasets/mnist.npz``) and only then the Keras download.  A
+file that is truncated or corrupt raises
 :class:`MnistFormatError` naming the file; partial data is never returned.
 """
 

@@ -162,8 +162,8 @@ class MarginHead(keras.layers.Layer):
         default_margin = {"cosface": 0.35, "arcface": 0.5}.get(kind)
         self.margin = default_margin if margin is None else margin
         self.scale = scale
-        self.lambda_args = dict(base=lambda_base, gamma=lambda_gamma,
-                                power=lambda_power, lambda_min=lambda_min)
+        self.lambda_args = {"base": lambda_base, "gamma": lambda_gamma,
+                            "power": lambda_power, "lambda_min": lambda_min}
 
     def build(self, input_shape):
         dim = int(input_shape[-1])

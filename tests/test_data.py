@@ -32,12 +32,12 @@ def make_mnist(folder, n_train=5, n_test=3, compress=False):
 @pytest.mark.parametrize("compress", [False, True])
 def test_load_small_files(tmp_path, compress):
     make_mnist(tmp_path, compress=compress)
-    (xtr, ytr), (xte, yte) = data.load_mnist(tmp_path)
+    (xtr, ytr), (xte, _) = data.load_mnist(tmp_path)
     assert xtr.shape == (5, 28, 28, 1) and xte.shape == (3, 28, 28, 1)
     assert xtr.dtype == np.float32 and ytr.dtype == np.int32
     assert 0.0 <= xtr.min() and xtr.max() <= 1.0
-    raw = data.read_idx(tmp_path / f"train-images-idx3-ubyte{'.gz' * compress}",
-                        data.IMAGE_MAGIC)
+    name = "train-images-idx3-ubyte" + (".gz" if compress else "")
+    raw = data.read_idx(tmp_path / name, data.IMAGE_MAGIC)
     np.testing.assert_allclose(xtr[..., 0], raw / 255.0, rtol=1e-6)
 
 

@@ -39,7 +39,7 @@ def test_psi_rejects_other_m(m):
 
 
 def test_lambda_schedule_values():
-    lam = lambda s: float(margins.lambda_schedule(s))  # noqa: E731
+    lam = lambda s: float(margins.lambda_schedule(s))
     assert lam(0) == pytest.approx(1000.0)
     assert lam(1) == pytest.approx(1000.0 / 1.12)
     assert lam(100) == pytest.approx(1000.0 / 13.0)
