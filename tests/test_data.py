@@ -154,18 +154,20 @@ def test_train_dataset_shapes_and_seed():
     again = list(data.train_dataset(images, labels, 4, seed=3, shift=2))
     np.testing.assert_array_equal(batches[0][1], again[0][1])
     np.testing.assert_array_equal(batches[0][0], again[0][0])
+    other = list(data.train_dataset(images, labels, 4, seed=3, epoch=1))
+    assert not np.array_equal(batches[0][1], other[0][1])
 
 
-def test_shift_moves_pixels():
-    import tensorflow as tf
-    image = np.zeros((1, 28, 28, 1), np.float32)
-    image[0, 14, 14, 0] = 1.0
-    rng = tf.random.Generator.from_seed(0)
+def test_shift_moves_pixels_and_keeps_images_apart():
+    images = np.zeros((200, 28, 28, 1), np.float32)
+    images[:, 14, 14, 0] = np.arange(1, 201)
+    out = data.shift_images(images, 2, np.random.default_rng(0))
+    assert out.shape == images.shape
     seen = set()
-    for _ in range(30):
-        out = data._shift_batch(tf.constant(image), 2, rng).numpy()
-        assert out.sum() == 1.0  # a centre pixel never falls off
-        r, c = np.argwhere(out[0, ..., 0])[0]
+    for i in range(200):
+        (r, c), = np.argwhere(out[i, ..., 0] > 0)
         assert abs(r - 14) <= 2 and abs(c - 14) <= 2
+        assert out[i, r, c, 0] == i + 1  # each image keeps its own pixel
         seen.add((r, c))
-    assert len(seen) > 5
+    assert len(seen) == 25
+    assert data.shift_images(images, 0, None) is images

@@ -1,0 +1,137 @@
+"""Accuracy and angle statistics of embeddings, all in degrees.
+
+``cos`` is always ``[n, classes]`` (cosine to each class weight),
+``embeddings`` ``[n, dim]``, ``labels`` ``[n]`` ints.
+"""
+
+import numpy as np
+
+_BINS = np.linspace(0.0, 180.0, 18001)  # 0.01-degree histogram bins
+
+
+def accuracy(logits, labels):
+    """Fraction of rows whose argmax equals the label."""
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    if len(logits) != len(labels):
+        raise ValueError(f"{len(logits)} predictions for {len(labels)} "
+                         "labels")
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def _degrees(cos):
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def target_angles(cos, labels):
+    """theta_y: each sample's angle to its own class weight ``[n]``."""
+    cos = np.asarray(cos)
+    return _degrees(cos[np.arange(len(cos)), labels])
+
+
+def nearest_other_angles(cos, labels):
+    """min over j != y of theta_j: the closest wrong class ``[n]``."""
+    cos = np.array(cos, dtype=float)
+    cos[np.arange(len(cos)), labels] = -np.inf
+    return _degrees(cos.max(axis=1))
+
+
+def mean_margin(cos, labels):
+    """Mean over samples of (min theta_j - theta_y), degrees."""
+    return float(np.mean(nearest_other_angles(cos, labels)
+                         - target_angles(cos, labels)))
+
+
+def _unit(x):
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _quantile_from_hist(hist, q):
+    cumulative = np.cumsum(hist)
+    index = np.searchsorted(cumulative, q * cumulative[-1])
+    return float(_BINS[min(index + 1, len(_BINS) - 1)])
+
+
+def class_angle_stats(embeddings, labels, chunk=2000, q=0.95):
+    """Intra- and inter-class angles over all pairs of samples.
+
+    Returns a dict with per-class arrays ``max_intra``, ``intra_q``
+    (the ``q`` quantile of intra-class pair angles), ``min_inter`` and
+    ``inter_q`` (the ``1 - q`` quantile of angles to other classes), and
+    the global ``max_intra_deg``, ``min_inter_deg`` and their quantile
+    variants.  Pairs are processed ``chunk`` rows at a time; quantiles
+    come from 0.01-degree histograms, so memory stays O(chunk * n).
+    """
+    unit, labels = _unit(embeddings), np.asarray(labels)
+    classes = np.unique(labels)
+    k = len(classes)
+    max_intra, min_inter = np.zeros(k), np.full(k, 180.0)
+    intra_hist = np.zeros((k, len(_BINS) - 1))
+    inter_hist = np.zeros((k, len(_BINS) - 1))
+    for start in range(0, len(unit), chunk):
+        rows = slice(start, start + chunk)
+        angles = _degrees(unit[rows] @ unit.T)
+        same = labels[rows, None] == labels[None, :]
+        idx = np.arange(start, min(start + chunk, len(unit)))
+        same[np.arange(len(idx)), idx] = False  # not a pair with itself
+        diagonal = np.zeros_like(same)
+        diagonal[np.arange(len(idx)), idx] = True
+        for ci, c in enumerate(classes):
+            mine = labels[rows] == c
+            if not mine.any():
+                continue
+            intra = angles[mine][same[mine]]
+            inter = angles[mine][~same[mine] & ~diagonal[mine]]
+            if intra.size:
+                max_intra[ci] = max(max_intra[ci], intra.max())
+                intra_hist[ci] += np.histogram(intra, _BINS)[0]
+            if inter.size:
+                min_inter[ci] = min(min_inter[ci], inter.min())
+                inter_hist[ci] += np.histogram(inter, _BINS)[0]
+    all_intra, all_inter = intra_hist.sum(0), inter_hist.sum(0)
+    return {
+        "classes": classes,
+        "max_intra": max_intra,
+        "min_inter": min_inter,
+        "intra_q": np.array([_quantile_from_hist(h, q) for h in intra_hist]),
+        "inter_q": np.array([_quantile_from_hist(h, 1 - q)
+                             for h in inter_hist]),
+        "max_intra_deg": float(max_intra.max()),
+        "min_inter_deg": float(min_inter.min()),
+        "intra_q_deg": _quantile_from_hist(all_intra, q),
+        "inter_q_deg": _quantile_from_hist(all_inter, 1 - q),
+    }
+
+
+def criterion_fraction(stats, quantile=False):
+    """Share of classes whose max intra angle < their min inter angle.
+
+    The SphereFace criterion.  ``quantile=True`` uses the q / 1-q
+    quantiles instead of the extremes, which one outlier cannot flip.
+    """
+    if quantile:
+        return float(np.mean(stats["intra_q"] < stats["inter_q"]))
+    return float(np.mean(stats["max_intra"] < stats["min_inter"]))
+
+
+def angular_fisher_score(embeddings, labels):
+    """S_w / S_b with cosine distances; lower is more discriminative.
+
+    S_w = sum over samples of (1 - cos(x, class mean));
+    S_b = sum over classes of n_c (1 - cos(class mean, overall mean)).
+    """
+    unit, labels = _unit(embeddings), np.asarray(labels)
+    overall = _unit(unit.mean(axis=0, keepdims=True))[0]
+    within, between = 0.0, 0.0
+    for c in np.unique(labels):
+        members = unit[labels == c]
+        centre = _unit(members.mean(axis=0, keepdims=True))[0]
+        within += float(np.sum(1.0 - members @ centre))
+        between += len(members) * float(1.0 - centre @ overall)
+    return within / between
+
+
+def weight_angles(weights):
+    """Angles between class weight columns ``[dim, classes]`` -> matrix."""
+    unit = _unit(np.asarray(weights).T)
+    return _degrees(unit @ unit.T)

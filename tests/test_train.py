@@ -1,0 +1,128 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from sphereface import model
+from sphereface.train import TrainConfig, train
+
+
+@pytest.fixture
+def tiny_mnist():
+    """A learnable stand-in for MNIST: the digit is a bright square."""
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        labels = rng.integers(0, 10, n).astype(np.int32)
+        images = rng.random((n, 28, 28, 1), np.float32) * 0.1
+        for i, y in enumerate(labels):
+            r, c = divmod(int(y), 5)
+            images[i, 4 + 10 * r:10 + 10 * r, 2 + 5 * c:6 + 5 * c] = 1.0
+        return images, labels
+
+    return make(512), make(200)
+
+
+@pytest.fixture(autouse=True)
+def temp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPHEREFACE_CACHE", str(tmp_path / "cache"))
+
+
+CONFIG = TrainConfig(epochs=3, batch_size=64, embedding_dim=8, shift=0,
+                     lambda_gamma=1.0, learning_rate=3e-3)
+
+
+def test_training_learns_and_records_history(tiny_mnist):
+    trained = train(CONFIG, mnist=tiny_mnist, verbose=False)
+    h = trained.history
+    assert h["epoch"] == [1, 2, 3] and h["steps"] == 3 * (512 // 64)
+    assert h["loss"][1] < h["loss"][0]
+    assert h["test_accuracy"][-1] > 0.5
+    assert h["lambda"][-1] < h["lambda"][0]
+    for key in ("mean_target_angle_deg", "feature_norm_mean",
+                "feature_norm_std", "train_accuracy"):
+        assert len(h[key]) == 3
+    assert not trained.from_cache
+
+
+def test_cache_loads_same_config_and_retrains_changed(tiny_mnist, capsys):
+    first = train(CONFIG, mnist=tiny_mnist)
+    again = train(CONFIG, mnist=tiny_mnist)
+    assert again.from_cache and "from the cache" in capsys.readouterr().out
+    assert again.history == json.loads(json.dumps(first.history))
+    images = tiny_mnist[1][0][:50]
+    emb1, logits1 = first.embed(images)
+    emb2, logits2 = again.embed(images)
+    np.testing.assert_allclose(emb1, emb2, rtol=1e-5, atol=1e-5)
+    assert float(again.head.step.numpy()) == first.history["steps"]
+    changed = train(CONFIG.__class__(**{**CONFIG.__dict__, "seed": 1}),
+                    mnist=tiny_mnist, verbose=False)
+    assert not changed.from_cache
+
+
+def test_config_key_is_stable_and_sensitive():
+    assert TrainConfig().key() == TrainConfig().key()
+    assert TrainConfig(m=3).key() != TrainConfig().key()
+
+
+def test_inference_model_needs_no_label_and_matches(tiny_mnist):
+    trained = train(CONFIG, mnist=tiny_mnist, verbose=False)
+    net = trained.inference_model()
+    assert [tuple(i.shape) for i in net.inputs] == [(None, 28, 28, 1)]
+    images = tiny_mnist[1][0][:32]
+    out = net.predict(images, verbose=0)
+    emb = trained.backbone(images, training=False).numpy()
+    np.testing.assert_allclose(out["embedding"], emb, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(
+        out["logits"].argmax(1), trained.head.cosine(emb).numpy().argmax(1))
+
+
+def test_no_relu_after_embedding():
+    backbone = model.build_backbone("small", 3)
+    last = backbone.layers[-1]
+    assert last.name == "embedding"
+    assert last.activation.__name__ == "linear"
+    with pytest.raises(ValueError, match="backbone="):
+        model.build_backbone("vgg", 3)
+
+
+def test_sphereface20_shapes():
+    net = model.build_backbone("resnet20", 16)
+    assert net.output_shape == (None, 16)
+    assert any("p_re_lu" in layer.name for layer in net.layers)
+
+
+def test_mirrored_strategy_on_two_cpu_devices(tmp_path):
+    """The same train() over a 2-replica MirroredStrategy (subprocess:
+    logical devices must be set before TensorFlow starts)."""
+    script = textwrap.dedent("""
+        import numpy as np, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from sphereface.train import TrainConfig, train
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 10, 256).astype(np.int32)
+        x = rng.random((256, 28, 28, 1), np.float32) * 0.1
+        for i, label in enumerate(y):
+            x[i, 2 * label:2 * label + 4] = 1.0
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        assert strategy.num_replicas_in_sync == 2
+        cfg = TrainConfig(epochs=2, batch_size=64, embedding_dim=8,
+                          shift=0, lambda_gamma=1.0)
+        t = train(cfg, mnist=((x, y), (x[:100], y[:100])),
+                  strategy=strategy, verbose=False)
+        h = t.history
+        assert h["steps"] == 8, h["steps"]
+        assert h["loss"][1] < h["loss"][0], h["loss"]
+        print("ok", h["test_accuracy"][-1])
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", script], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("ok")
