@@ -55,8 +55,8 @@ def test_cache_loads_same_config_and_retrains_changed(tiny_mnist, capsys):
     assert again.from_cache and "from the cache" in capsys.readouterr().out
     assert again.history == json.loads(json.dumps(first.history))
     images = tiny_mnist[1][0][:50]
-    emb1, logits1 = first.embed(images)
-    emb2, logits2 = again.embed(images)
+    emb1, _ = first.embed(images)
+    emb2, _ = again.embed(images)
     np.testing.assert_allclose(emb1, emb2, rtol=1e-5, atol=1e-5)
     assert float(again.head.step.numpy()) == first.history["steps"]
     changed = train(CONFIG.__class__(**{**CONFIG.__dict__, "seed": 1}),
@@ -123,6 +123,7 @@ def test_mirrored_strategy_on_two_cpu_devices(tmp_path):
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-c", script], env=env,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300,
+                            check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("ok")
