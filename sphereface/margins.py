@@ -185,12 +185,18 @@ class MarginHead(keras.layers.Layer):
         return cosine(features, self.kernel)
 
     def call(self, features):
-        """Prediction logits: W x + b for softmax, else cosine logits."""
+        """Prediction logits: W x + b for softmax, else cosine logits.
+
+        |x| cos(theta_j) is computed as x . W_j/|W_j|, which needs no
+        clipping: the exported graph keeps to a few simple ops.
+        """
         if self.kind == "softmax":
             return tf.matmul(features, self.kernel) + self.bias
+        unit_w = tf.math.l2_normalize(self.kernel, axis=0, epsilon=_EPS)
+        logits = tf.matmul(features, unit_w)
         if self.kind in ("cosface", "arcface"):
-            return self.scale * self.cosine(features)
-        return feature_norm(features) * self.cosine(features)
+            return self.scale * logits / feature_norm(features)
+        return logits
 
     def margin_logits(self, features, labels):
         """The logits the training loss sees, margin included."""

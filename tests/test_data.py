@@ -1,32 +1,8 @@
-import gzip
-
 import numpy as np
 import pytest
+from conftest import make_mnist, write_idx
 
 from sphereface import data
-
-
-def write_idx(path, array, magic, compress=False):
-    header = magic.to_bytes(4, "big") + b"".join(
-        d.to_bytes(4, "big") for d in array.shape)
-    raw = header + array.astype(np.uint8).tobytes()
-    opener = gzip.open if compress else open
-    with opener(path, "wb") as handle:
-        handle.write(raw)
-    return path
-
-
-def make_mnist(folder, n_train=5, n_test=3, compress=False):
-    rng = np.random.default_rng(0)
-    suffix = ".gz" if compress else ""
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, (n, 28, 28))
-        labels = rng.integers(0, 10, n)
-        write_idx(folder / f"{split}-images-idx3-ubyte{suffix}", images,
-                  data.IMAGE_MAGIC, compress)
-        write_idx(folder / f"{split}-labels-idx1-ubyte{suffix}", labels,
-                  data.LABEL_MAGIC, compress)
-    return folder
 
 
 @pytest.mark.parametrize("compress", [False, True])

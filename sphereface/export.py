@@ -1,0 +1,144 @@
+"""Freeze a trained network into the ``.pb`` that ATC converts.
+
+The frozen graph has one float32 placeholder ``input_x`` of shape
+``[-1, 28, 28, 1]`` (pixels in [0, 1], the scaling of training), an
+int32 output ``output`` (the predicted class: argmax of the cosine
+logits; ATC handles int32, not int64 outputs) and, optionally, the
+L2-normalised ``embedding`` for verification.  Weights are constants and
+no variable or function-call node is left.
+"""
+
+import collections
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import (
+    convert_variables_to_constants_v2,
+)
+
+INPUT_NAME = "input_x"
+OUTPUT_NAME = "output"
+EMBEDDING_NAME = "embedding"
+
+# TensorFlow op types that ATC's TensorFlow parser maps (the toolchain
+# fact sheet, read in the parser plugins' source).
+ATC_SUPPORTED_OPS = frozenset(["Conv2D", "BiasAdd", "Relu", "Maximum", "Mul", "Add", "AddV2", "MatMul", "Reshape", "Mean", "Sum", "Rsqrt", "RealDiv", "ArgMax", "Identity", "Placeholder", "Const", "Pad", "MaxPool", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Square", "Sqrt", "Softmax", "Cast", "Shape", "StridedSlice", "Pack", "ExpandDims", "Squeeze", "Transpose", "ConcatV2", "Exp", "Log", "Sub", "Neg", "Acos", "Cos", "Pow", "Floor", "Sign", "Relu6", "AvgPool", "DepthwiseConv2dNative", "StopGradient", "NoOp", "Snapshot", "PlaceholderWithDefault"])
+# What must never be left in a frozen graph.
+_NOT_FROZEN = frozenset({"VarHandleOp", "ReadVariableOp", "VariableV2",
+                         "StatefulPartitionedCall", "PartitionedCall"})
+
+
+def frozen_graph_def(backbone, head, embedding=False):
+    """The frozen ``tf.compat.v1.GraphDef`` of image -> class (-> emb)."""
+    spec = tf.TensorSpec([None, 28, 28, 1], tf.float32, name=INPUT_NAME)
+
+    @tf.function(input_signature=[spec])
+    def serve(input_x):
+        features = backbone(input_x, training=False)
+        classes = tf.argmax(head(features), axis=1, output_type=tf.int32)
+        outputs = {OUTPUT_NAME: tf.identity(classes, name=OUTPUT_NAME)}
+        if embedding:
+            unit = tf.math.l2_normalize(features, axis=1, epsilon=1e-12)
+            outputs[EMBEDDING_NAME] = tf.identity(unit, name=EMBEDDING_NAME)
+        return outputs
+
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    graph_def = frozen.graph.as_graph_def()
+    left = {n.op for n in graph_def.node} & _NOT_FROZEN
+    if left:
+        raise RuntimeError(f"freezing left {sorted(left)} in the graph")
+    return graph_def
+
+
+def freeze_pb(trained, path, embedding=False):
+    """Write the frozen graph of ``trained`` to ``path`` (binary ``.pb``).
+
+    Refuses to replace an existing file: pass a new path or delete it.
+    """
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path}: already exists; not overwriting")
+    graph_def = frozen_graph_def(trained.backbone, trained.head, embedding)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(graph_def.SerializeToString())
+    return path
+
+
+def read_pb(path):
+    """Parse a binary ``.pb``; a clear error if it is not a GraphDef."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        graph_def.ParseFromString(path.read_bytes())
+    except Exception as exc:  # protobuf's DecodeError
+        raise ValueError(f"{path}: not a binary TensorFlow GraphDef "
+                         f"({exc})") from exc
+    if not graph_def.node:
+        raise ValueError(f"{path}: a GraphDef with no nodes")
+    return graph_def
+
+
+def _shape(node):
+    if "shape" not in node.attr:
+        return None
+    dims = node.attr["shape"].shape.dim
+    return [d.size for d in dims]
+
+
+def describe_pb(path):
+    """Inputs, named outputs and op-type counts of a frozen graph.
+
+    Returns ``{"inputs": [(name, dtype, shape)], "outputs": [(name,
+    dtype)], "ops": {op: count}, "nodes": n}``; ops sorted by name.
+    """
+    graph_def = read_pb(path)
+    inputs = [(n.name, tf.dtypes.as_dtype(n.attr["dtype"].type).name,
+               _shape(n)) for n in graph_def.node if n.op == "Placeholder"]
+    outputs = []
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.import_graph_def(graph_def, name="")
+        for name in (OUTPUT_NAME, EMBEDDING_NAME):
+            try:
+                tensor = graph.get_tensor_by_name(name + ":0")
+            except KeyError:
+                continue
+            outputs.append((name, tensor.dtype.name,
+                            tensor.shape.as_list()))
+    ops = collections.Counter(n.op for n in graph_def.node)
+    return {"inputs": inputs, "outputs": outputs,
+            "ops": dict(sorted(ops.items())), "nodes": len(graph_def.node)}
+
+
+def check_ops_for_atc(path):
+    """Op types in the graph that ATC's TensorFlow parser does not map.
+
+    An empty list means every op is on the supported list; the final
+    word is ``atc --mode=3`` (pre-check) on a machine with CANN.
+    """
+    return sorted(set(describe_pb(path)["ops"]) - ATC_SUPPORTED_OPS)
+
+
+def run_pb(path, images, batch_size=None, outputs=(OUTPUT_NAME,)):
+    """Run a frozen graph on the CPU through ``tf.compat.v1``.
+
+    Feeds ``input_x:0`` and fetches ``<name>:0`` for each of ``outputs``;
+    returns one array per output, concatenated over batches.
+    """
+    graph_def = read_pb(path)
+    images = np.asarray(images, np.float32)
+    batch_size = batch_size or len(images)
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.import_graph_def(graph_def, name="")
+        fetches = [graph.get_tensor_by_name(f"{n}:0") for n in outputs]
+        feed = graph.get_tensor_by_name(f"{INPUT_NAME}:0")
+        results = [[] for _ in outputs]
+        with tf.compat.v1.Session(graph=graph) as session:
+            for start in range(0, len(images), batch_size):
+                batch = images[start:start + batch_size]
+                for store, value in zip(results, session.run(
+                        fetches, {feed: batch})):
+                    store.append(value)
+    return [np.concatenate(r) for r in results]

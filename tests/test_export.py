@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from sphereface import export
+from sphereface.ascend import accuracy, convert_to_bin, run_pb_like_msame
+from sphereface.model import build_backbone, build_head
+from sphereface.train import TrainConfig, Trained
+
+
+@pytest.fixture(scope="module")
+def net():
+    config = TrainConfig(embedding_dim=6)
+    backbone = build_backbone("small", 6)
+    head = build_head(config)
+    head.build((None, 6))
+    return Trained(config, backbone, head, history={})
+
+
+@pytest.fixture(scope="module")
+def pb(net, tmp_path_factory):
+    path = tmp_path_factory.mktemp("pb") / "sphereface.pb"
+    return export.freeze_pb(net, path, embedding=True)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).random((37, 28, 28, 1), np.float32)
+
+
+def test_graph_interface(pb):
+    info = export.describe_pb(pb)
+    assert info["inputs"] == [("input_x", "float32", [-1, 28, 28, 1])]
+    assert info["outputs"] == [("output", "int32", [None]),
+                               ("embedding", "float32", [None, 6])]
+    assert not set(info["ops"]) & {"VarHandleOp", "ReadVariableOp",
+                                   "StatefulPartitionedCall",
+                                   "PartitionedCall"}
+
+
+def test_every_op_is_supported_by_atc(pb):
+    assert export.check_ops_for_atc(pb) == []
+
+
+def test_pb_matches_keras_exactly(net, pb, images):
+    classes, embedding = export.run_pb(pb, images, 8,
+                                       ("output", "embedding"))
+    emb, logits = net.embed(images)
+    np.testing.assert_array_equal(classes, logits.argmax(1))
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    np.testing.assert_allclose(embedding, unit, atol=1e-5)
+    assert classes.dtype == np.int32
+
+
+def test_freeze_refuses_to_overwrite(net, pb):
+    with pytest.raises(FileExistsError, match="not overwriting"):
+        export.freeze_pb(net, pb)
+
+
+def test_read_pb_bad_files(tmp_path):
+    junk = tmp_path / "junk.pb"
+    junk.write_bytes(b"\xff\xfe not a protobuf \x00\x01")
+    with pytest.raises(ValueError, match="junk.pb"):
+        export.read_pb(junk)
+    with pytest.raises(FileNotFoundError, match="missing.pb"):
+        export.read_pb(tmp_path / "missing.pb")
+
+
+@pytest.mark.parametrize("batch_size", [1, 8, 32])
+def test_cpu_stand_in_writes_msame_layout(net, pb, images, tmp_path,
+                                          batch_size):
+    labels = net.embed(images)[1].argmax(1)
+    labels[:3] = (labels[:3] + 1) % 10  # three known misses
+    convert_to_bin(images, labels, tmp_path / "bin", batch_size)
+    run = run_pb_like_msame(pb, tmp_path / "bin" / f"image_{batch_size}",
+                            tmp_path / "out", batch_size)
+    files = -(-37 // batch_size)
+    names = sorted(p.name for p in run.iterdir())
+    assert len(names) == files
+    assert f"{files}_image_output_0.txt" in names
+    text = (run / "1_image_output_0.txt").read_text()
+    assert text.endswith(" ") and "\n" not in text
+    assert len(text.split()) == batch_size
+    result = accuracy(tmp_path / "bin" / f"label_{batch_size}", run)
+    assert (result.correct, result.total) == (34, 37)
+    assert [e[0] for e in result.errors] == [0, 1, 2]
+
+
+def test_cpu_stand_in_rejects_wrong_batch_size(pb, images, tmp_path):
+    convert_to_bin(images[:8], np.zeros(8), tmp_path / "bin", 4)
+    with pytest.raises(ValueError, match="1_image.bin: 12544 bytes, but "
+                                         "batch size 8 needs 25088"):
+        run_pb_like_msame(pb, tmp_path / "bin" / "image_4",
+                          tmp_path / "out", 8)
