@@ -51,14 +51,15 @@ def frozen_graph_def(backbone, head, embedding=False):
     return graph_def
 
 
-def freeze_pb(trained, path, embedding=False):
+def freeze_pb(trained, path, embedding=False, overwrite=False):
     """Write the frozen graph of ``trained`` to ``path`` (binary ``.pb``).
 
-    Refuses to replace an existing file: pass a new path or delete it.
+    Refuses to replace an existing file unless ``overwrite=True``.
     """
     path = Path(path)
-    if path.exists():
-        raise FileExistsError(f"{path}: already exists; not overwriting")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists; not overwriting "
+                              "(pass overwrite=True to replace it)")
     graph_def = frozen_graph_def(trained.backbone, trained.head, embedding)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(graph_def.SerializeToString())
@@ -121,14 +122,18 @@ def check_ops_for_atc(path):
     return sorted(set(describe_pb(path)["ops"]) - ATC_SUPPORTED_OPS)
 
 
-def run_pb(path, images, batch_size=None, outputs=(OUTPUT_NAME,)):
+def run_pb(path, images, batch_size=None, outputs=(OUTPUT_NAME,),
+           fp16=False):
     """Run a frozen graph on the CPU through ``tf.compat.v1``.
 
     Feeds ``input_x:0`` and fetches ``<name>:0`` for each of ``outputs``;
-    returns one array per output, concatenated over batches.
+    returns one array per output, concatenated over batches.  With
+    ``fp16=True`` the graph runs in half precision (:func:`to_fp16`).
     """
     graph_def = read_pb(path)
     images = np.asarray(images, np.float32)
+    if fp16:
+        graph_def, images = to_fp16(graph_def), images.astype(np.float16)
     batch_size = batch_size or len(images)
     with tf.Graph().as_default() as graph:
         tf.compat.v1.import_graph_def(graph_def, name="")
@@ -142,3 +147,65 @@ def run_pb(path, images, batch_size=None, outputs=(OUTPUT_NAME,)):
                         fetches, {feed: batch})):
                     store.append(value)
     return [np.concatenate(r) for r in results]
+
+
+def to_fp16(graph_def):
+    """A copy of a frozen graph with every float32 made float16.
+
+    Constants are rounded to float16 and each op's float type attribute
+    switched, so the whole network runs in half precision: a CPU
+    estimate of what ``atc --precision_mode=force_fp16`` does.
+    """
+    half = tf.compat.v1.GraphDef()
+    half.CopyFrom(graph_def)
+    float32, float16 = tf.float32.as_datatype_enum, tf.float16.as_datatype_enum
+    for node in half.node:
+        for key in ("T", "dtype", "SrcT", "DstT"):
+            if key in node.attr and node.attr[key].type == float32:
+                node.attr[key].type = float16
+        if node.op == "Const" and node.attr["dtype"].type == float16:
+            value = tf.make_ndarray(node.attr["value"].tensor)
+            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(
+                value.astype(np.float16)))
+    return half
+
+
+def write_onnx(pb_path, onnx_path, opset=13, overwrite=False):
+    """Convert the frozen ``.pb`` to ONNX (for ``atc --framework=5``).
+
+    Inputs and outputs keep the graph's tensor names (``input_x:0``,
+    ``output:0`` and, if present, ``embedding:0``).
+    """
+    import logging
+
+    import tf2onnx
+
+    onnx_path = Path(onnx_path)
+    if onnx_path.exists() and not overwrite:
+        raise FileExistsError(f"{onnx_path}: already exists; not "
+                              "overwriting (pass overwrite=True)")
+    graph_def = read_pb(pb_path)
+    names = {n.name for n in graph_def.node}
+    outputs = [f"{n}:0" for n in (OUTPUT_NAME, EMBEDDING_NAME) if n in names]
+    tf_logger = tf.get_logger()
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)  # tf2onnx's v1-API deprecation notes
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    try:
+        model_proto, _ = tf2onnx.convert.from_graph_def(
+            graph_def, input_names=[f"{INPUT_NAME}:0"], output_names=outputs,
+            opset=opset)
+    finally:
+        tf_logger.setLevel(level)
+    onnx_path.write_bytes(model_proto.SerializeToString())
+    return onnx_path
+
+
+def run_onnx(onnx_path, images, outputs=(OUTPUT_NAME,)):
+    """Run an ONNX export with onnxruntime on the CPU."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(
+        str(onnx_path), providers=["CPUExecutionProvider"])
+    feed = {f"{INPUT_NAME}:0": np.asarray(images, np.float32)}
+    return session.run([f"{n}:0" for n in outputs], feed)

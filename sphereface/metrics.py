@@ -6,7 +6,8 @@
 
 import numpy as np
 
-_BINS = np.linspace(0.0, 180.0, 18001)  # 0.01-degree histogram bins
+_BIN_WIDTH = 0.01  # degrees: quantiles are exact to this
+_N_BINS = int(round(180 / _BIN_WIDTH))
 
 
 def accuracy(logits, labels):
@@ -48,8 +49,13 @@ def _unit(x):
 
 def _quantile_from_hist(hist, q):
     cumulative = np.cumsum(hist)
-    index = np.searchsorted(cumulative, q * cumulative[-1])
-    return float(_BINS[min(index + 1, len(_BINS) - 1)])
+    index = int(np.searchsorted(cumulative, q * cumulative[-1]))
+    return (index + 1) * _BIN_WIDTH  # upper edge of the bin
+
+
+def _histogram(angles):
+    bins = np.minimum((angles / _BIN_WIDTH).astype(np.int64), _N_BINS - 1)
+    return np.bincount(bins.ravel(), minlength=_N_BINS)
 
 
 def class_angle_stats(embeddings, labels, chunk=2000, q=0.95):
@@ -59,35 +65,35 @@ def class_angle_stats(embeddings, labels, chunk=2000, q=0.95):
     (the ``q`` quantile of intra-class pair angles), ``min_inter`` and
     ``inter_q`` (the ``1 - q`` quantile of angles to other classes), and
     the global ``max_intra_deg``, ``min_inter_deg`` and their quantile
-    variants.  Pairs are processed ``chunk`` rows at a time; quantiles
-    come from 0.01-degree histograms, so memory stays O(chunk * n).
+    variants.  Samples are sorted by class so each class is one block of
+    columns; rows go ``chunk`` at a time and quantiles come from
+    0.01-degree histograms, so memory stays O(chunk * n).
     """
-    unit, labels = _unit(embeddings), np.asarray(labels)
-    classes = np.unique(labels)
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    unit, labels = _unit(embeddings)[order], labels[order]
+    classes, starts = np.unique(labels, return_index=True)
+    ends = np.append(starts[1:], len(labels))
     k = len(classes)
     max_intra, min_inter = np.zeros(k), np.full(k, 180.0)
-    intra_hist = np.zeros((k, len(_BINS) - 1))
-    inter_hist = np.zeros((k, len(_BINS) - 1))
-    for start in range(0, len(unit), chunk):
-        rows = slice(start, start + chunk)
-        angles = _degrees(unit[rows] @ unit.T)
-        same = labels[rows, None] == labels[None, :]
-        idx = np.arange(start, min(start + chunk, len(unit)))
-        same[np.arange(len(idx)), idx] = False  # not a pair with itself
-        diagonal = np.zeros_like(same)
-        diagonal[np.arange(len(idx)), idx] = True
-        for ci, c in enumerate(classes):
-            mine = labels[rows] == c
-            if not mine.any():
-                continue
-            intra = angles[mine][same[mine]]
-            inter = angles[mine][~same[mine] & ~diagonal[mine]]
+    intra_hist = np.zeros((k, _N_BINS))
+    inter_hist = np.zeros((k, _N_BINS))
+    for ci, (lo, hi) in enumerate(zip(starts, ends)):
+        for start in range(lo, hi, chunk):
+            stop = min(start + chunk, hi)
+            angles = _degrees(unit[start:stop] @ unit.T)
+            intra = angles[:, lo:hi]
+            rows = np.arange(stop - start)
+            intra[rows, rows + start - lo] = np.nan  # not a pair
+            intra = intra[~np.isnan(intra)]
+            inter = [angles[:, :lo], angles[:, hi:]]
+            inter = [part for part in inter if part.size]
             if intra.size:
                 max_intra[ci] = max(max_intra[ci], intra.max())
-                intra_hist[ci] += np.histogram(intra, _BINS)[0]
-            if inter.size:
-                min_inter[ci] = min(min_inter[ci], inter.min())
-                inter_hist[ci] += np.histogram(inter, _BINS)[0]
+                intra_hist[ci] += _histogram(intra)
+            for part in inter:
+                min_inter[ci] = min(min_inter[ci], part.min())
+                inter_hist[ci] += _histogram(part)
     all_intra, all_inter = intra_hist.sum(0), inter_hist.sum(0)
     return {
         "classes": classes,

@@ -205,3 +205,108 @@ def circle_regions(class_angles, ms):
         ax.set_aspect("equal")
     fig.tight_layout()
     return fig
+
+
+def training_curves(histories):
+    """Loss, test accuracy and lambda per epoch for several runs."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for name, h in histories.items():
+        axes[0].plot(h["epoch"], h["loss"], marker="o", label=name)
+        axes[1].plot(h["epoch"], 100 * np.array(h["test_accuracy"]),
+                     marker="o", label=name)
+        axes[2].plot(h["epoch"], h["mean_target_angle_deg"], marker="o",
+                     label=name)
+    axes[0].set(title="training loss", xlabel="epoch", ylabel="loss")
+    axes[0].set_yscale("log")
+    axes[1].set(title="test accuracy (10,000 images)", xlabel="epoch",
+                ylabel="accuracy (%)")
+    axes[2].set(title="mean angle to own class weight (test)",
+                xlabel="epoch", ylabel="θ_y (degrees)")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def lambda_over_run(steps, schedules, steps_per_epoch):
+    """lambda against the step for several schedules over one run."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, values in schedules.items():
+        ax.plot(steps, values, label=name)
+    for epoch_end in range(steps_per_epoch, steps[-1] + 1, steps_per_epoch):
+        ax.axvline(epoch_end, color="0.85", lw=0.8)
+    ax.set_yscale("log")
+    ax.set(xlabel="training step (grey lines: epoch ends)",
+           ylabel="λ (log scale)", title="λ over this book's MNIST run")
+    ax.legend()
+    return fig
+
+
+def features_2d(panels, weights=None):
+    """2-D features, raw and normalised, with class weight directions.
+
+    ``panels`` maps a title to ``(embeddings [n, 2], labels [n])``;
+    ``weights`` maps the same titles to ``[2, classes]`` (optional).
+    """
+    n = len(panels)
+    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 6.6))
+    axes = np.asarray(axes).reshape(2, n)
+    for col, (title, (emb, labels)) in enumerate(panels.items()):
+        colors = np.array(CLASS_COLORS)[labels]
+        raw, unit = axes[0, col], axes[1, col]
+        raw.scatter(emb[:, 0], emb[:, 1], c=colors, s=1, alpha=0.5)
+        raw.set_title(title, fontsize=10)
+        raw.set(xlabel="x₁", ylabel="x₂")
+        norm = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        jitter = 1 + 0.05 * np.random.default_rng(0).standard_normal(
+            len(emb))
+        unit.scatter(norm[:, 0] * jitter, norm[:, 1] * jitter, c=colors,
+                     s=1, alpha=0.5)
+        if weights is not None and title in weights:
+            w = weights[title] / np.linalg.norm(weights[title], axis=0)
+            for j in range(w.shape[1]):
+                unit.plot([0, 1.25 * w[0, j]], [0, 1.25 * w[1, j]],
+                          color=CLASS_COLORS[j], lw=1.2)
+        unit.set(xlim=(-1.4, 1.4), ylim=(-1.4, 1.4), xlabel="x₁/‖x‖",
+                 ylabel="x₂/‖x‖")
+        unit.set_aspect("equal")
+    axes[0, 0].annotate("raw features", (0.02, 0.95),
+                        xycoords="axes fraction", fontsize=8, va="top")
+    axes[1, 0].annotate("normalised (radius jittered)", (0.02, 0.95),
+                        xycoords="axes fraction", fontsize=8, va="top")
+    fig.tight_layout()
+    return fig
+
+
+def features_3d(panels):
+    """3-D features normalised onto the unit sphere, one panel per run."""
+    n = len(panels)
+    fig = plt.figure(figsize=(4.5 * n, 4.5))
+    for col, (title, (emb, labels)) in enumerate(panels.items()):
+        ax = fig.add_subplot(1, n, col + 1, projection="3d")
+        unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        ax.scatter(*unit.T, c=np.array(CLASS_COLORS)[labels], s=1,
+                   alpha=0.6)
+        ax.set(title=title, xlabel="x₁", ylabel="x₂", zlabel="x₃")
+        ax.set_box_aspect((1, 1, 1))
+    fig.tight_layout()
+    return fig
+
+
+def angle_histograms(panels):
+    """theta_y against the nearest other class's angle, per run."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), sharey=True)
+    bins = np.linspace(0, 180, 91)
+    for ax, (title, (target, nearest)) in zip(np.atleast_1d(axes),
+                                              panels.items()):
+        ax.hist(target, bins=bins, alpha=0.6, label="θ_y (own class)")
+        ax.hist(nearest, bins=bins, alpha=0.6,
+                label="min θ_j (nearest other)")
+        ax.set_yscale("log")
+        _degrees_axis(ax, "angle (degrees)")
+        ax.set_title(title, fontsize=10)
+    np.atleast_1d(axes)[0].set_ylabel("test samples (log scale)")
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

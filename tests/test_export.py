@@ -91,3 +91,33 @@ def test_cpu_stand_in_rejects_wrong_batch_size(pb, images, tmp_path):
                                          "batch size 8 needs 25088"):
         run_pb_like_msame(pb, tmp_path / "bin" / "image_4",
                           tmp_path / "out", 8)
+
+
+def test_freeze_overwrites_only_when_asked(net, tmp_path):
+    path = export.freeze_pb(net, tmp_path / "a.pb")
+    assert export.freeze_pb(net, path, overwrite=True) == path
+
+
+def test_onnx_route_gives_the_same_predictions(pb, images, tmp_path):
+    onnx_path = export.write_onnx(pb, tmp_path / "sphereface.onnx")
+    classes, embedding = export.run_onnx(onnx_path, images,
+                                         ("output", "embedding"))
+    ref_classes, ref_embedding = export.run_pb(pb, images, None,
+                                               ("output", "embedding"))
+    np.testing.assert_array_equal(classes, ref_classes)
+    np.testing.assert_allclose(embedding, ref_embedding, atol=1e-5)
+    with pytest.raises(FileExistsError):
+        export.write_onnx(pb, onnx_path)
+
+
+def test_fp16_graph_runs_in_half_precision(pb, images):
+    half = export.to_fp16(export.read_pb(pb))
+    floats = {n.attr["dtype"].type for n in half.node if n.op == "Const"}
+    assert 1 not in floats  # DT_FLOAT is gone, DT_HALF (19) is there
+    classes, embedding = export.run_pb(pb, images, 8,
+                                       ("output", "embedding"), fp16=True)
+    ref, ref_embedding = export.run_pb(pb, images, 8,
+                                       ("output", "embedding"))
+    assert embedding.dtype == np.float16 and classes.dtype == np.int32
+    np.testing.assert_allclose(embedding, ref_embedding, atol=0.02)
+    assert np.mean(classes == ref) > 0.8

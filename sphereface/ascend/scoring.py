@@ -31,10 +31,19 @@ class Accuracy:
     correct: int
     total: int
     errors: list
+    files: int = 0
 
     @property
     def accuracy(self):
         return self.correct / self.total
+
+    @property
+    def old_script_figure(self):
+        """What the earlier public script printed: correct / files.
+
+        Equal to the accuracy only at batch size 1.
+        """
+        return self.correct / self.files
 
     def __str__(self):
         return (f"{self.correct} / {self.total} correct: accuracy "
@@ -149,4 +158,4 @@ def accuracy(label_dir, predict_dir):
     if manifest and total != manifest["samples"]:
         raise ValueError(f"{label_dir}: labels hold {total} samples, the "
                          f"manifest says {manifest['samples']}")
-    return Accuracy(correct, total, errors)
+    return Accuracy(correct, total, errors, files=len(labels))

@@ -1,0 +1,166 @@
+"""The book's training runs: configurations, evaluation, results files.
+
+Chapters call these so that the same configuration (and so the same
+cache entry) is used wherever a network appears, and so that every
+number in a results table is computed the same way.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from sphereface import fast_mode, metrics
+from sphereface.train import TrainConfig
+
+OFFICIAL_STEPS = 28000  # length of the official SphereFace-20 recipe
+FULL = {"epochs": 5, "batch_size": 128, "train_size": None}
+FAST = {"epochs": 2, "batch_size": 128, "train_size": 10000}
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "book" / "results"
+# Fields that identify a run in a results file.
+RECORD_KEY = ("head", "m", "embedding_dim", "schedule", "seed")
+
+
+def run_length(fast=None):
+    """Epochs, batch size and training-set size of this mode."""
+    return dict(FAST if (fast_mode() if fast is None else fast) else FULL)
+
+
+def scaled_gamma(total_steps, gamma=0.12):
+    """gamma that puts lambda's decay at the official run's proportions.
+
+    The official schedule reaches its floor at step 1,659 of 28,000
+    (6% of the run).  Scaling gamma by 28,000 / total_steps keeps that
+    fraction for a run of ``total_steps``.
+    """
+    return gamma * OFFICIAL_STEPS / total_steps
+
+
+def book_config(head="a-softmax", m=4, embedding_dim=64, seed=0,
+                schedule="scaled", fast=None, **overrides):
+    """The configuration a chapter trains; ``schedule`` picks lambda's.
+
+    ``scaled``: gamma scaled to the run length (the book's choice);
+    ``official``: SphereFace-20's gamma = 0.12; ``none``: lambda = 0
+    from the first step (the full margin at once).
+    """
+    length = run_length(fast)
+    n_train = length["train_size"] or 60000
+    steps = length["epochs"] * (n_train // length["batch_size"])
+    lam = {"scaled": {"lambda_gamma": scaled_gamma(steps)},
+           "official": {},
+           "none": {"lambda_base": 0.0, "lambda_min": 0.0}}[schedule]
+    return TrainConfig(head=head, m=m, embedding_dim=embedding_dim,
+                       seed=seed, **length, **lam, **overrides)
+
+
+def steps_of(config):
+    """Optimiser steps in a run of ``config`` (on full MNIST)."""
+    n_train = config.train_size or 60000
+    return config.epochs * (n_train // config.batch_size)
+
+
+def evaluate(trained, images, labels):
+    """Accuracy and angle statistics of a trained network on a test set.
+
+    Returns a flat record (degrees for angles) ready for a table or
+    ``book/results/*.json``.
+    """
+    embedding, logits = trained.embed(images)
+    cos = trained.head.cosine(embedding).numpy()
+    stats = metrics.class_angle_stats(embedding, labels)
+    config = trained.config
+    return {
+        "head": config.head,
+        "m": {"a-softmax": config.m, "modified": 1}.get(config.head),
+        "embedding_dim": config.embedding_dim,
+        "seed": config.seed,
+        "schedule": (schedule_name(config) if config.head == "a-softmax"
+                     else None),
+        "epochs": config.epochs,
+        "test_accuracy": metrics.accuracy(logits, labels),
+        "train_seconds": trained.history["train_seconds"],
+        "max_intra_deg": stats["max_intra_deg"],
+        "min_inter_deg": stats["min_inter_deg"],
+        "intra_p95_deg": stats["intra_q_deg"],
+        "inter_p5_deg": stats["inter_q_deg"],
+        "criterion_fraction": metrics.criterion_fraction(stats),
+        "criterion_fraction_p95": metrics.criterion_fraction(
+            stats, quantile=True),
+        "mean_margin_deg": metrics.mean_margin(cos, labels),
+        "mean_target_angle_deg": float(np.mean(
+            metrics.target_angles(cos, labels))),
+        "fisher": metrics.angular_fisher_score(embedding, labels),
+    }
+
+
+def label(config):
+    """A short name for a run: ``a-softmax m=4 (64-d)``."""
+    name = config.head
+    if config.head == "a-softmax":
+        name += f" m={config.m}"
+    return f"{name} ({config.embedding_dim}-d)"
+
+
+def schedule_name(config):
+    """``scaled``, ``official`` or ``none``: which lambda schedule ran."""
+    if config.lambda_base == 0.0:
+        return "none"
+    return "official" if config.lambda_gamma == 0.12 else "scaled"
+
+
+def save_results(records, name, fast=None, key=RECORD_KEY):
+    """Merge ``records`` into ``book/results/<name>.json`` (full mode).
+
+    A stored record with the same ``key`` fields is replaced, others are
+    kept, so two chapters can add to one file.  Never writes in fast
+    mode; returns the path written, or None.
+    """
+    if fast_mode() if fast is None else fast:
+        return None
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    stored = json.loads(path.read_text()) if path.is_file() else []
+    new_keys = {tuple(r.get(k) for k in key) for r in records}
+    kept = [r for r in stored
+            if tuple(r.get(k) for k in key) not in new_keys]
+    merged = sorted(kept + list(records), key=lambda r: json.dumps(
+        [r.get(k) for k in key]))
+    path.write_text(json.dumps(merged, indent=1) + "\n")
+    return path
+
+
+def config_record(config):
+    """The configuration as a plain dict (for results files)."""
+    return dataclasses.asdict(config)
+
+
+def format_table(records, columns):
+    """A fixed-width text table; ``columns`` maps key -> (title, format).
+
+    Percentages: give the format ``"%"`` to print ``0.9962`` as 99.62.
+    """
+    def cell(record, key, fmt):
+        value = record.get(key)
+        if value is None:
+            return "-"
+        if fmt == "%":
+            return f"{100 * value:.2f}"
+        return format(value, fmt)
+
+    rows = [[title for title, _ in columns.values()]]
+    rows += [[cell(r, key, fmt) for key, (_, fmt) in columns.items()]
+             for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(text.rjust(w) for text, w in zip(row, widths))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def mean_std(records, key):
+    """Mean and sample standard deviation of ``key`` over records."""
+    values = np.array([r[key] for r in records], float)
+    std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return float(values.mean()), std

@@ -1,0 +1,74 @@
+import json
+
+import numpy as np
+import pytest
+
+from sphereface import experiments, margins
+
+
+def test_scaled_gamma_keeps_the_official_proportion():
+    steps = 3744
+    gamma = experiments.scaled_gamma(steps)
+    official_floor = 1659 / 28000
+    lam = margins.lambda_schedule(np.arange(steps), gamma=gamma).numpy()
+    floor_step = int(np.argmax(lam <= 5.0))
+    assert floor_step / steps == pytest.approx(official_floor, abs=0.001)
+
+
+def test_book_config_modes_and_schedules():
+    full = experiments.book_config(fast=False)
+    fast = experiments.book_config(fast=True)
+    assert full.train_size is None and fast.train_size is not None
+    assert fast.epochs <= full.epochs
+    official = experiments.book_config(schedule="official", fast=False)
+    assert official.lambda_gamma == 0.12
+    none = experiments.book_config(schedule="none", fast=False)
+    assert float(margins.lambda_schedule(
+        0, none.lambda_base, none.lambda_gamma, none.lambda_power,
+        none.lambda_min)) == 0.0
+    assert experiments.steps_of(full) == full.epochs * (
+        60000 // full.batch_size)
+    with pytest.raises(KeyError):
+        experiments.book_config(schedule="cosine")
+
+
+def test_label_and_table():
+    cfg = experiments.book_config(fast=True, embedding_dim=2)
+    assert experiments.label(cfg) == "a-softmax m=4 (2-d)"
+    table = experiments.format_table(
+        [{"head": "softmax", "acc": 0.99123, "m": None}],
+        {"head": ("head", "s"), "acc": ("acc %", "%"), "m": ("m", "d")})
+    assert table.splitlines() == ["   head  acc %  m",
+                                  "-------  -----  -",
+                                  "softmax  99.12  -"]
+
+
+def test_mean_std():
+    mean, std = experiments.mean_std([{"a": 1.0}, {"a": 3.0}], "a")
+    assert (mean, std) == (2.0, pytest.approx(np.sqrt(2)))
+    assert experiments.mean_std([{"a": 1.0}], "a") == (1.0, 0.0)
+
+
+def test_results_never_written_in_fast_mode(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "RESULTS_DIR", tmp_path)
+    assert experiments.save_results([{"head": "a"}], "x", fast=True) is None
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_results_merge_by_run_key(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "RESULTS_DIR", tmp_path)
+    first = [{"head": "softmax", "seed": 0, "acc": 1},
+             {"head": "a-softmax", "seed": 0, "acc": 2}]
+    experiments.save_results(first, "x", fast=False)
+    path = experiments.save_results(
+        [{"head": "softmax", "seed": 0, "acc": 3},
+         {"head": "softmax", "seed": 1, "acc": 4}], "x", fast=False)
+    stored = json.loads(path.read_text())
+    assert sorted((r["head"], r["seed"], r["acc"]) for r in stored) == [
+        ("a-softmax", 0, 2), ("softmax", 0, 3), ("softmax", 1, 4)]
+
+
+def test_schedule_name():
+    for schedule in ("scaled", "official", "none"):
+        config = experiments.book_config(schedule=schedule, fast=False)
+        assert experiments.schedule_name(config) == schedule
