@@ -7,7 +7,7 @@
 import numpy as np
 
 _BIN_WIDTH = 0.01  # degrees: quantiles are exact to this
-_N_BINS = int(round(180 / _BIN_WIDTH))
+_N_BINS = round(180 / _BIN_WIDTH)
 
 
 def accuracy(logits, labels):
