@@ -127,3 +127,17 @@ def test_mirrored_strategy_on_two_cpu_devices(tmp_path):
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("ok")
+
+
+def test_evaluate_record(tiny_mnist):
+    from sphereface import experiments
+
+    trained = train(CONFIG, mnist=tiny_mnist, verbose=False)
+    images, labels = tiny_mnist[1]
+    record = experiments.evaluate(trained, images, labels)
+    assert record["test_accuracy"] == trained.history["test_accuracy"][-1]
+    assert (record["head"], record["m"], record["schedule"]) == (
+        "a-softmax", 4, "scaled")
+    assert 0 <= record["criterion_fraction"] <= 1
+    assert record["max_intra_deg"] >= record["intra_p95_deg"]
+    assert record["min_inter_deg"] <= record["inter_p5_deg"]
