@@ -176,11 +176,12 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True):
         for key, value in stats.items():
             history[key].append(value)
         if verbose:
+            lam = (f", lambda {history['lambda'][-1]:.1f}"
+                   if config.head == "a-softmax" else "")
             print(f"epoch {epoch + 1}/{config.epochs}: "
                   f"loss {history['loss'][-1]:.4f}, "
                   f"train {history['train_accuracy'][-1]:.2%}, "
-                  f"test {stats['test_accuracy']:.2%}, "
-                  f"lambda {history['lambda'][-1]:.1f}", flush=True)
+                  f"test {stats['test_accuracy']:.2%}{lam}", flush=True)
     history["train_seconds"] = time.perf_counter() - start
     history["steps"] = int(head.step.numpy())
     if use_cache:
