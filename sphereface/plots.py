@@ -274,8 +274,17 @@ def features_2d(panels, weights=None):
                         xycoords="axes fraction", fontsize=8, va="top")
     axes[1, 0].annotate("normalised (radius jittered)", (0.02, 0.95),
                         xycoords="axes fraction", fontsize=8, va="top")
-    fig.tight_layout()
+    _digit_legend(fig)
     return fig
+
+
+def _digit_legend(fig):
+    """One legend row naming the colour of each digit, under the axes."""
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=str(d))
+               for d, c in enumerate(CLASS_COLORS)]
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=10,
+               title="digit", fontsize=8, title_fontsize=8, frameon=False)
 
 
 def features_3d(panels):
@@ -289,7 +298,7 @@ def features_3d(panels):
                    alpha=0.6)
         ax.set(title=title, xlabel="x₁", ylabel="x₂", zlabel="x₃")
         ax.set_box_aspect((1, 1, 1))
-    fig.tight_layout()
+    _digit_legend(fig)
     return fig
 
 
