@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -131,7 +132,9 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True):
 
     ``mnist`` is ``load_mnist()``'s result (loaded if None).  With a
     ``tf.distribute`` ``strategy`` the model is built in its scope and
-    every step runs on all its replicas.  Prints one line per epoch.
+    every step runs on all its replicas.  Prints one line per epoch;
+    ``verbose="bar"`` (the default in a terminal) adds a progress bar
+    over the steps of each epoch, ``verbose=False`` prints nothing.
     """
     folder = cache_dir() / config.key()
     if use_cache and (folder / "history.json").is_file():
@@ -158,8 +161,10 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True):
     history = {key: [] for key in (
         "epoch", "loss", "train_accuracy", "test_accuracy", "lambda",
         "mean_target_angle_deg", "feature_norm_mean", "feature_norm_std")}
+    show_bar = verbose == "bar" or (verbose is True and sys.stdout.isatty())
     start = time.perf_counter()
     for epoch in range(config.epochs):
+        bar = keras.utils.Progbar(steps_per_epoch) if show_bar else None
         ds = data.train_dataset(x_train, y_train, config.batch_size,
                                 config.seed, epoch, config.shift)
         losses, correct = [], 0
@@ -167,6 +172,8 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True):
             loss, hits = step_fn(images, labels)
             losses.append(float(loss))
             correct += int(hits)
+            if bar:
+                bar.update(len(losses), [("loss", losses[-1])])
         stats = _epoch_stats(backbone, head, x_test, y_test)
         history["epoch"].append(epoch + 1)
         history["loss"].append(float(np.mean(losses)))

@@ -141,3 +141,9 @@ def test_evaluate_record(tiny_mnist):
     assert 0 <= record["criterion_fraction"] <= 1
     assert record["max_intra_deg"] >= record["intra_p95_deg"]
     assert record["min_inter_deg"] <= record["inter_p5_deg"]
+
+
+def test_progress_bar_when_asked(tiny_mnist, capsys):
+    train(CONFIG, mnist=tiny_mnist, verbose="bar", use_cache=False)
+    out = capsys.readouterr().out
+    assert "8/8" in out and "epoch 3/3" in out
