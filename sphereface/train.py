@@ -140,8 +140,9 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True):
     if use_cache and (folder / "history.json").is_file():
         trained = _load(config, folder)
         if verbose:
-            print(f"loaded {config.head} (m={config.m}, "
-                  f"dim={config.embedding_dim}) from the cache")
+            margin = f" m={config.m}" if config.head == "a-softmax" else ""
+            print(f"loaded {config.head}{margin}, {config.embedding_dim}-d, "
+                  f"seed {config.seed} from the cache")
         return trained
     (x_train, y_train), (x_test, y_test) = mnist or data.load_mnist()
     x_train, y_train = _select(x_train, y_train, config)
