@@ -1,8 +1,11 @@
 """SphereFace (A-Softmax) on MNIST: the package behind the book.
 
 Modules are named for what they hold: ``data`` (MNIST from IDX files),
-``margins`` (the A-Softmax loss family), ``sphere`` (hypersphere geometry
-used by the first chapters) and ``plots`` (the book's figures).
+``margins`` (the A-Softmax loss family), ``model`` (backbones),
+``train`` (one cached training loop), ``metrics`` (angles and
+accuracy), ``experiments`` (the book's runs and results files),
+``export`` (the frozen graph), ``ascend`` (atc, msame and the accuracy
+check), ``sphere`` (hypersphere geometry) and ``plots`` (the figures).
 """
 
 import os

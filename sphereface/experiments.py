@@ -5,7 +5,6 @@ cache entry) is used wherever a network appears, and so that every
 number in a results table is computed the same way.
 """
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -129,11 +128,6 @@ def save_results(records, name, fast=None, key=RECORD_KEY):
         [r.get(k) for k in key]))
     path.write_text(json.dumps(merged, indent=1) + "\n")
     return path
-
-
-def config_record(config):
-    """The configuration as a plain dict (for results files)."""
-    return dataclasses.asdict(config)
 
 
 def format_table(records, columns):

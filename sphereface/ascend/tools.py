@@ -23,7 +23,6 @@ from sphereface.ascend.msame_format import (
 
 ATC_SUCCESS = "ATC run success"
 GEARS = (1, 4, 8, 16, 32)
-_SET_ENV = ("set_env.sh",)
 _STANDARD_TOOLKIT = Path("/usr/local/Ascend/ascend-toolkit")
 
 
