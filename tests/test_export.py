@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -9,6 +10,7 @@ from sphereface.train import TrainConfig, Trained
 
 @pytest.fixture(scope="module")
 def net():
+    keras.utils.set_random_seed(0)  # an untrained but repeatable network
     config = TrainConfig(embedding_dim=6)
     backbone = build_backbone("small", 6)
     head = build_head(config)
