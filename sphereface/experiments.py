@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sphereface import fast_mode, metrics
+from sphereface import fast_mode, metrics, verification
 from sphereface.train import TrainConfig
 
 OFFICIAL_STEPS = 28000  # length of the official SphereFace-20 recipe
@@ -60,6 +60,20 @@ def steps_of(config):
     return config.epochs * (n_train // config.batch_size)
 
 
+def run_fields(config):
+    """The fields that name a run in every results record."""
+    return {
+        "head": config.head,
+        "m": {"a-softmax": config.m, "modified": 1}.get(config.head),
+        "embedding_dim": config.embedding_dim,
+        "seed": config.seed,
+        "schedule": (schedule_name(config) if config.head == "a-softmax"
+                     else None),
+        "epochs": config.epochs,
+        "trained_digits": list(config.classes or range(10)),
+    }
+
+
 def evaluate(trained, images, labels):
     """Accuracy and angle statistics of a trained network on a test set.
 
@@ -69,15 +83,8 @@ def evaluate(trained, images, labels):
     embedding, logits = trained.embed(images)
     cos = trained.head.cosine(embedding).numpy()
     stats = metrics.class_angle_stats(embedding, labels)
-    config = trained.config
     return {
-        "head": config.head,
-        "m": {"a-softmax": config.m, "modified": 1}.get(config.head),
-        "embedding_dim": config.embedding_dim,
-        "seed": config.seed,
-        "schedule": (schedule_name(config) if config.head == "a-softmax"
-                     else None),
-        "epochs": config.epochs,
+        **run_fields(trained.config),
         "test_accuracy": metrics.accuracy(logits, labels),
         "train_seconds": trained.history["train_seconds"],
         "max_intra_deg": stats["max_intra_deg"],
@@ -158,3 +165,44 @@ def mean_std(records, key):
     values = np.array([r[key] for r in records], float)
     std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return float(values.mean()), std
+
+
+# Open-set verification (chapter 7): train on the seen digits only.
+SEEN_DIGITS = tuple(range(8))
+VERIFICATION_RUNS = (("softmax", None), ("modified", None),
+                     ("a-softmax", 2), ("a-softmax", 3), ("a-softmax", 4),
+                     ("cosface", None), ("arcface", None))
+# Fields that identify a record in verification.json.
+VERIFICATION_KEY = ("head", "m", "split")
+
+
+def open_set_config(head, m=None, fast=None):
+    """A 64-d network trained on ``SEEN_DIGITS`` only."""
+    return book_config(head, m=m or 4, fast=fast, classes=SEEN_DIGITS,
+                       num_classes=len(SEEN_DIGITS))
+
+
+def verification_splits(labels, seed=0):
+    """``{"seen": pairs, "unseen": pairs}`` over a test set's labels.
+
+    Each is 3,000 same-digit and 3,000 different-digit pairs in ten
+    folds, drawn among the seen digits or among the unseen ones; the
+    pairs index the full test set.
+    """
+    labels = np.asarray(labels)
+    splits = {}
+    for name, mask in (("seen", np.isin(labels, SEEN_DIGITS)),
+                       ("unseen", ~np.isin(labels, SEEN_DIGITS))):
+        index = np.flatnonzero(mask)
+        pairs = verification.make_pairs(labels[index], seed=seed)
+        splits[name] = verification.Pairs(
+            index[pairs.first], index[pairs.second], pairs.same, pairs.fold)
+    return splits
+
+
+def verification_records(trained, images, labels, splits):
+    """One record per split: the verification numbers of a network."""
+    embedding, _ = trained.embed(images)
+    return [{**run_fields(trained.config), "split": name,
+             **verification.verify(embedding, pairs)}
+            for name, pairs in splits.items()]

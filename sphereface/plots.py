@@ -319,3 +319,44 @@ def angle_histograms(panels):
     np.atleast_1d(axes)[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def roc_curves(panels):
+    """ROC curves (log FAR axis) per pair set; ``panels`` maps a title
+    to ``{run name: (far, tar)}``."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.2), sharey=True)
+    for ax, (title, curves) in zip(np.atleast_1d(axes), panels.items()):
+        for name, (far, tar) in curves.items():
+            keep = far > 0
+            ax.plot(far[keep], 100 * tar[keep], label=name, lw=1.2)
+        ax.set_xscale("log")
+        ax.set(title=title, xlabel="false accept rate (log scale)",
+               xlim=(1e-3, 1))
+        ax.grid(True, which="major", color="0.9")
+    np.atleast_1d(axes)[0].set_ylabel("true accept rate (%)")
+    np.atleast_1d(axes)[-1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def pair_angle_histograms(panels):
+    """Angles between same-digit and different-digit pairs, per run;
+    ``panels`` maps a title to ``(same angles, different angles)``."""
+    n = len(panels)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3 * rows),
+                             sharex=True, sharey=True, squeeze=False)
+    bins = np.linspace(0, 180, 91)
+    for ax, (title, (same, different)) in zip(axes.flat, panels.items()):
+        ax.hist(same, bins=bins, alpha=0.6, label="same digit")
+        ax.hist(different, bins=bins, alpha=0.6, label="different digits")
+        ax.set_title(title, fontsize=10)
+        _degrees_axis(ax, "angle between the pair (degrees)")
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    axes[0, 0].set_ylabel("pairs")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
