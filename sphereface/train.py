@@ -7,11 +7,11 @@ asks for the same configuration again loads it in seconds, and any
 chapter can get a trained network without another notebook having run.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from sphereface import data, metrics
 from sphereface.model import build_backbone, build_head, inference_model
+from sphereface.progress import progress
 
 CACHE_VERSION = 1  # bump when a change to the code invalidates old runs
 
@@ -97,7 +98,8 @@ def _select(images, labels, config):
     return images, labels
 
 
-def _build(config):
+def build_networks(config):
+    """Backbone and head of ``config``, seeded, untrained."""
     keras.utils.set_random_seed(config.seed)
     backbone = build_backbone(config.backbone, config.embedding_dim)
     head = build_head(config)
@@ -119,7 +121,7 @@ def _epoch_stats(backbone, head, images, labels):
 
 
 def _load(config, folder):
-    backbone, head = _build(config)
+    backbone, head = build_networks(config)
     backbone.load_weights(folder / "backbone.weights.h5")
     with np.load(folder / "head.npz") as saved:
         head.set_weights([saved[f"arr_{i}"] for i in range(len(saved))])
@@ -127,14 +129,21 @@ def _load(config, folder):
     return Trained(config, backbone, head, history, from_cache=True)
 
 
-def train(config, mnist=None, strategy=None, verbose=True, use_cache=True):
+def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
+          check_every=None, until=None):
     """Train (or load from the cache) the network ``config`` describes.
 
     ``mnist`` is ``load_mnist()``'s result (loaded if None).  With a
     ``tf.distribute`` ``strategy`` the model is built in its scope and
-    every step runs on all its replicas.  Prints one line per epoch;
-    ``verbose="bar"`` (the default in a terminal) adds a progress bar
-    over the steps of each epoch, ``verbose=False`` prints nothing.
+    every step runs on all its replicas.  Prints one line per epoch and
+    shows the steps of each epoch moving (a bar in a terminal, a line
+    updated in place in a notebook: :mod:`sphereface.progress`);
+    ``verbose="bar"`` forces the bar, ``verbose=False`` prints nothing.
+    ``check_every`` steps, the test accuracy is also recorded in
+    ``history["checks"]`` with the training time so far (evaluation
+    time is never counted in ``train_seconds``); with ``until`` the
+    run stops at the first check that reaches that accuracy (and is
+    not cached: it is not the run the configuration describes).
     """
     folder = cache_dir() / config.key()
     if use_cache and (folder / "history.json").is_file():
@@ -149,23 +158,16 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True):
     x_test, y_test = _select(x_test, y_test,
                              dataclasses.replace(config, train_size=None))
     strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
-        backbone, head = _build(config)
-        steps_per_epoch = max(1, len(x_train) // config.batch_size)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, config.epochs * steps_per_epoch)
-        optimizer = keras.optimizers.Adam(schedule)
-        optimizer.build(backbone.trainable_variables
-                        + head.trainable_variables)
-    step_fn = _make_step(backbone, head, optimizer, strategy,
-                         config.batch_size)
+    steps_per_epoch = max(1, len(x_train) // config.batch_size)
+    backbone, head, step_fn = prepare(config, steps_per_epoch, strategy)
     history = {key: [] for key in (
         "epoch", "loss", "train_accuracy", "test_accuracy", "lambda",
         "mean_target_angle_deg", "feature_norm_mean", "feature_norm_std")}
-    show_bar = verbose == "bar" or (verbose is True and sys.stdout.isatty())
-    start = time.perf_counter()
+    history["checks"] = []
+    clock, reached = _Clock(), False
     for epoch in range(config.epochs):
-        bar = keras.utils.Progbar(steps_per_epoch) if show_bar else None
+        shown = progress(steps_per_epoch, f"epoch {epoch + 1}/"
+                         f"{config.epochs}", verbose)
         ds = data.train_dataset(x_train, y_train, config.batch_size,
                                 config.seed, epoch, config.shift)
         losses, correct = [], 0
@@ -173,9 +175,20 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True):
             loss, hits = step_fn(images, labels)
             losses.append(float(loss))
             correct += int(hits)
-            if bar:
-                bar.update(len(losses), [("loss", losses[-1])])
-        stats = _epoch_stats(backbone, head, x_test, y_test)
+            shown.update(len(losses), loss=losses[-1])
+            if check_every and int(head.step) % check_every == 0:
+                seconds = clock.seconds()
+                with clock.paused():
+                    history["checks"].append({
+                        "step": int(head.step), "seconds": seconds,
+                        "test_accuracy": _test_accuracy(
+                            backbone, head, x_test, y_test)})
+                reached = bool(until) and (
+                    history["checks"][-1]["test_accuracy"] >= until)
+                if reached:
+                    break
+        with clock.paused():
+            stats = _epoch_stats(backbone, head, x_test, y_test)
         history["epoch"].append(epoch + 1)
         history["loss"].append(float(np.mean(losses)))
         history["train_accuracy"].append(
@@ -190,9 +203,11 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True):
                   f"loss {history['loss'][-1]:.4f}, "
                   f"train {history['train_accuracy'][-1]:.2%}, "
                   f"test {stats['test_accuracy']:.2%}{lam}", flush=True)
-    history["train_seconds"] = time.perf_counter() - start
+        if reached:
+            break
+    history["train_seconds"] = clock.seconds()
     history["steps"] = int(head.step.numpy())
-    if use_cache:
+    if use_cache and not reached:
         _save(folder, config, backbone, head, history)
     return Trained(config, backbone, head, history)
 
@@ -205,6 +220,51 @@ def _save(folder, config, backbone, head, history):
         json.dumps(dataclasses.asdict(config), indent=1))
     # written last: its presence marks a complete cache entry
     (folder / "history.json").write_text(json.dumps(history, indent=1))
+
+
+class _Clock:
+    """Training time, with evaluation paused out of it."""
+
+    def __init__(self):
+        self._start, self._paused = time.perf_counter(), 0.0
+
+    def seconds(self):
+        return time.perf_counter() - self._start - self._paused
+
+    @contextlib.contextmanager
+    def paused(self):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._paused += time.perf_counter() - start
+
+
+def _test_accuracy(backbone, head, images, labels, batch=1000):
+    logits = np.concatenate([
+        head(backbone(images[i:i + batch], training=False)).numpy()
+        for i in range(0, len(images), batch)])
+    return metrics.accuracy(logits, labels)
+
+
+def prepare(config, steps_per_epoch, strategy=None):
+    """Backbone, head and the compiled training step of a run.
+
+    The optimiser is Adam with a cosine decay over the whole run; the
+    step advances lambda once.  Used by :func:`train` and by the
+    benchmarks, so both time the same step.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        backbone, head = build_networks(config)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, config.epochs * steps_per_epoch)
+        optimizer = keras.optimizers.Adam(schedule)
+        optimizer.build(backbone.trainable_variables
+                        + head.trainable_variables)
+    step = _make_step(backbone, head, optimizer, strategy,
+                      config.batch_size)
+    return backbone, head, step
 
 
 def _make_step(backbone, head, optimizer, strategy, global_batch):

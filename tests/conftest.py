@@ -4,6 +4,7 @@ import gzip
 import os
 
 import numpy as np
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -31,3 +32,19 @@ def make_mnist(folder, n_train=5, n_test=3, compress=False):
         write_idx(folder / f"{split}-labels-idx1-ubyte{suffix}", labels,
                   data.LABEL_MAGIC, compress)
     return folder
+
+
+@pytest.fixture
+def tiny_mnist():
+    """A learnable stand-in for MNIST: the digit is a bright square."""
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        labels = rng.integers(0, 10, n).astype(np.int32)
+        images = rng.random((n, 28, 28, 1), np.float32) * 0.1
+        for i, y in enumerate(labels):
+            r, c = divmod(int(y), 5)
+            images[i, 4 + 10 * r:10 + 10 * r, 2 + 5 * c:6 + 5 * c] = 1.0
+        return images, labels
+
+    return make(512), make(200)

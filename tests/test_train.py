@@ -11,22 +11,6 @@ from sphereface import model
 from sphereface.train import TrainConfig, train
 
 
-@pytest.fixture
-def tiny_mnist():
-    """A learnable stand-in for MNIST: the digit is a bright square."""
-    rng = np.random.default_rng(0)
-
-    def make(n):
-        labels = rng.integers(0, 10, n).astype(np.int32)
-        images = rng.random((n, 28, 28, 1), np.float32) * 0.1
-        for i, y in enumerate(labels):
-            r, c = divmod(int(y), 5)
-            images[i, 4 + 10 * r:10 + 10 * r, 2 + 5 * c:6 + 5 * c] = 1.0
-        return images, labels
-
-    return make(512), make(200)
-
-
 @pytest.fixture(autouse=True)
 def temp_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SPHEREFACE_CACHE", str(tmp_path / "cache"))
@@ -62,6 +46,20 @@ def test_cache_loads_same_config_and_retrains_changed(tiny_mnist, capsys):
     changed = train(CONFIG.__class__(**{**CONFIG.__dict__, "seed": 1}),
                     mnist=tiny_mnist, verbose=False)
     assert not changed.from_cache
+
+
+def test_checks_and_stopping_at_an_accuracy(tiny_mnist, tmp_path):
+    trained = train(CONFIG, mnist=tiny_mnist, verbose=False, check_every=2,
+                    until=0.3)
+    checks = trained.history["checks"]
+    assert [c["step"] for c in checks] == list(range(2, 2 * len(checks) + 1,
+                                                     2))
+    assert checks[-1]["test_accuracy"] >= 0.3
+    assert all(c["test_accuracy"] < 0.3 for c in checks[:-1])
+    assert trained.history["steps"] < 3 * (512 // 64)  # stopped early
+    assert checks[-1]["seconds"] <= trained.history["train_seconds"]
+    # a run stopped early is not the configured run: never cached
+    assert not any((tmp_path / "cache").glob("*/history.json"))
 
 
 def test_config_key_is_stable_and_sensitive():
