@@ -9,6 +9,7 @@ no variable or function-call node is left.
 """
 
 import collections
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -122,31 +123,40 @@ def check_ops_for_atc(path):
     return sorted(set(describe_pb(path)["ops"]) - ATC_SUPPORTED_OPS)
 
 
-def run_pb(path, images, batch_size=None, outputs=(OUTPUT_NAME,),
-           fp16=False):
-    """Run a frozen graph on the CPU through ``tf.compat.v1``.
+@contextlib.contextmanager
+def pb_session(path, outputs=(OUTPUT_NAME,), fp16=False):
+    """A function ``batch -> [one array per output]`` over a frozen graph.
 
-    Feeds ``input_x:0`` and fetches ``<name>:0`` for each of ``outputs``;
-    returns one array per output, concatenated over batches.  With
-    ``fp16=True`` the graph runs in half precision (:func:`to_fp16`).
+    The graph is imported and its ``tf.compat.v1`` session opened once,
+    so calling the function many times (a benchmark, a loop over
+    batches) pays only for the run.  Feeds ``input_x:0``, fetches
+    ``<name>:0``; ``fp16=True`` runs it in half precision.
     """
-    graph_def = read_pb(path)
-    images = np.asarray(images, np.float32)
+    graph_def, dtype = read_pb(path), np.float32
     if fp16:
-        graph_def, images = to_fp16(graph_def), images.astype(np.float16)
-    batch_size = batch_size or len(images)
+        graph_def, dtype = to_fp16(graph_def), np.float16
     with tf.Graph().as_default() as graph:
         tf.compat.v1.import_graph_def(graph_def, name="")
         fetches = [graph.get_tensor_by_name(f"{n}:0") for n in outputs]
         feed = graph.get_tensor_by_name(f"{INPUT_NAME}:0")
-        results = [[] for _ in outputs]
         with tf.compat.v1.Session(graph=graph) as session:
-            for start in range(0, len(images), batch_size):
-                batch = images[start:start + batch_size]
-                for store, value in zip(results, session.run(
-                        fetches, {feed: batch})):
-                    store.append(value)
-    return [np.concatenate(r) for r in results]
+            yield lambda batch: session.run(
+                fetches, {feed: np.asarray(batch, dtype)})
+
+
+def run_pb(path, images, batch_size=None, outputs=(OUTPUT_NAME,),
+           fp16=False):
+    """Run a frozen graph on the CPU through ``tf.compat.v1``.
+
+    Returns one array per name in ``outputs``, concatenated over
+    batches of ``batch_size`` (all images at once if None).
+    """
+    images = np.asarray(images, np.float32)
+    batch_size = batch_size or len(images)
+    with pb_session(path, outputs, fp16) as run:
+        results = [run(images[start:start + batch_size])
+                   for start in range(0, len(images), batch_size)]
+    return [np.concatenate(parts) for parts in zip(*results)]
 
 
 def to_fp16(graph_def):
@@ -201,11 +211,17 @@ def write_onnx(pb_path, onnx_path, opset=13, overwrite=False):
     return onnx_path
 
 
-def run_onnx(onnx_path, images, outputs=(OUTPUT_NAME,)):
-    """Run an ONNX export with onnxruntime on the CPU."""
+def onnx_session(onnx_path, outputs=(OUTPUT_NAME,)):
+    """A function ``batch -> [arrays]`` over an onnxruntime session."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(
         str(onnx_path), providers=["CPUExecutionProvider"])
-    feed = {f"{INPUT_NAME}:0": np.asarray(images, np.float32)}
-    return session.run([f"{n}:0" for n in outputs], feed)
+    names = [f"{n}:0" for n in outputs]
+    return lambda batch: session.run(
+        names, {f"{INPUT_NAME}:0": np.asarray(batch, np.float32)})
+
+
+def run_onnx(onnx_path, images, outputs=(OUTPUT_NAME,)):
+    """Run an ONNX export with onnxruntime on the CPU."""
+    return onnx_session(onnx_path, outputs)(images)

@@ -1,0 +1,80 @@
+"""Wall time of the whole book run, full or fast (CI) mode.
+
+    python benchmarks/book_time.py --mode fast
+    python benchmarks/book_time.py --mode full --in-place
+
+Executes every notebook of the table of contents in order, in the book
+folder, with a fresh training cache (a first run: every network is
+trained), and records the seconds per notebook and in all under
+``book_run_seconds`` in ``book/results/benchmarks.json``.  Without
+``--in-place`` the executed notebooks are not saved; with it their new
+outputs replace the committed ones (how the full-mode outputs of the
+book are produced).  Full mode writes ``book/results`` and the shipped
+model, as the chapters always do.
+"""
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import yaml
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def notebooks():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for c in toc.get("chapters", [])]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return [ROOT / f"{f}.ipynb" for f in files
+            if (ROOT / f"{f}.ipynb").is_file()]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("full", "fast"), required=True)
+    parser.add_argument("--in-place", action="store_true",
+                        help="save the executed notebooks over the book's")
+    parser.add_argument("--cache", type=Path,
+                        help="training cache (default: a fresh temp dir)")
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "book" / "results" / "benchmarks.json")
+    args = parser.parse_args(argv)
+    from sphereface import benchmark
+
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="sphereface-cache-"))
+    os.environ["SPHEREFACE_CACHE"] = str(cache)
+    os.environ["SPHEREFACE_FAST"] = "1" if args.mode == "fast" else "0"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    fresh = not any(cache.iterdir()) if cache.exists() else True
+    seconds = {}
+    start_all = time.perf_counter()
+    for path in notebooks():
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=7200, kernel_name="python3",
+                       record_timing=False,
+                       resources={"metadata": {"path": str(path.parent)}}
+                       ).execute()
+        seconds[path.stem] = time.perf_counter() - start
+        print(f"{path.stem}: {seconds[path.stem]:.0f} s", flush=True)
+        if args.in_place:
+            nbformat.write(nb, path)
+    total = time.perf_counter() - start_all
+    print(f"total: {total:.0f} s ({args.mode} mode)")
+    record = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    record.setdefault("book_run_seconds", {})[args.mode] = {
+        "total_s": total, "notebooks_s": seconds, "fresh_cache": fresh,
+        "machine": benchmark.machine()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Benchmarks: training and inference speed, FLOPs, memory, machine.
+
+    python benchmarks/run.py            # prints tables, writes JSON
+    python benchmarks/run.py --quick    # a smoke run of every section
+
+Each section runs in its own process so that its peak memory is its
+own.  Results go to ``book/results/benchmarks.json`` (``--out``);
+``book_run_seconds`` there is written by ``benchmarks/book_time.py``
+and kept.  Candidates are timed side by side in one process, in
+alternating rounds (``sphereface.benchmark``); quote their ratios, not
+absolute speeds from different runs.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADS = ("softmax", "modified", "a-softmax", "cosface", "arcface")
+GEARS = (1, 4, 8, 16, 32)
+
+
+def section_training(quick):
+    """Images/s per head at batch 256; A-Softmax over softmax."""
+    from sphereface import benchmark, data, experiments
+
+    (x_train, y_train), _ = data.load_mnist()
+    steps = 3 if quick else 20
+    configs = {head: experiments.book_config(head, batch_size=256)
+               for head in HEADS}
+    rates = benchmark.training_rates(configs, x_train, y_train, steps,
+                                     rounds=1 if quick else 3)
+    return {"batch_size": 256, "images_per_s": rates,
+            "asoftmax_overhead_ratio": rates["softmax"] / rates["a-softmax"]}
+
+
+def section_time_to_99(quick):
+    """Training seconds of the chapter-3 configuration to 99.0%."""
+    from sphereface import benchmark, data, experiments
+    from sphereface.train import train
+
+    config = experiments.book_config(fast=quick)
+    history = train(config, data.load_mnist(), verbose=False,
+                    use_cache=False, check_every=25, until=0.99).history
+    return {"config": config.key(), "batch_size": config.batch_size,
+            "time_to_99_s": benchmark.time_to_accuracy(history, 0.99),
+            "checks": history["checks"]}
+
+
+def section_inference(quick):
+    """Images/s of the .pb, the Keras call and onnxruntime per gear."""
+    import numpy as np
+
+    from sphereface import benchmark, data, experiments, export, train
+
+    _, (x_test, _) = data.load_mnist()
+    config = experiments.book_config()
+    backbone, head = train.build_networks(config)
+    model = train.Trained(config, backbone, head, {}).inference_model()
+    images = x_test[:64 if quick else 1024]
+    with tempfile.TemporaryDirectory() as tmp:
+        pb = export.freeze_pb(train.Trained(config, backbone, head, {}),
+                              Path(tmp) / "net.pb")
+        onnx = export.write_onnx(pb, Path(tmp) / "net.onnx")
+        with export.pb_session(pb) as pb_run:
+            rows = benchmark.inference_rates(
+                {"pb": pb_run, "keras": lambda b: model(b, training=False),
+                 "onnx": export.onnx_session(onnx)},
+                images, GEARS, rounds=1 if quick else 3)
+    flops = benchmark.forward_flops(backbone) + 2 * np.prod(
+        head.kernel.shape)
+    return {"images_per_s": rows, "forward_flops": int(flops),
+            "pb_vs_keras_bs32_ratio": rows[32]["pb"] / rows[32]["keras"],
+            "onnx_vs_keras_bs32_ratio": rows[32]["onnx"] / rows[32]["keras"]}
+
+
+def section_matmul(quick):
+    from sphereface import benchmark
+
+    n = 256 if quick else 1024
+    return {"n": n, "gflops": benchmark.matmul_gflops(n)}
+
+
+SECTIONS = {"training": section_training, "time_to_99": section_time_to_99,
+            "inference": section_inference, "matmul": section_matmul}
+
+
+def run_section(name, quick):
+    """Run one section in a child process; its result and peak memory."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        args = [sys.executable, __file__, "--section", name,
+                "--section-out", out.name] + (["--quick"] if quick else [])
+        child = subprocess.Popen(args)
+        _, status, usage = os.wait4(child.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"benchmark section {name!r} failed")
+        result = json.loads(Path(out.name).read_text())
+    result["peak_memory_mb"] = usage.ru_maxrss / 1024  # Linux: KiB
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes: check that every section runs")
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "book" / "results" / "benchmarks.json")
+    parser.add_argument("--section", choices=SECTIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--section-out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.section:
+        result = SECTIONS[args.section](args.quick)
+        Path(args.section_out).write_text(json.dumps(result))
+        return
+    from sphereface import benchmark
+
+    results = {}
+    for name in SECTIONS:
+        print(f"running {name} ...", flush=True)
+        results[name] = run_section(name, args.quick)
+    old = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    record = {**benchmark.summarise(results), "quick": args.quick,
+              "machine": benchmark.machine(), "sections": results,
+              "book_run_seconds": old.get("book_run_seconds", {})}
+    print(benchmark.tables(record))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"\nwritten: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from sphereface import benchmark
+from sphereface.train import TrainConfig
+
+
+def test_forward_flops_counts_conv_and_dense_exactly():
+    image = keras.Input((4, 4, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same")(image)
+    x = keras.layers.MaxPooling2D()(x)
+    out = keras.layers.Dense(3)(keras.layers.Flatten()(x))
+    model = keras.Model(image, out)
+    # conv: 2*3*3*1*2 per position, 16 positions; dense: 2*8*3
+    assert benchmark.forward_flops(model) == 576 + 48
+
+
+def test_best_rates_keeps_every_candidate_and_orders_them():
+    rates = benchmark.best_rates({"fast": lambda: None,
+                                  "slow": lambda: time.sleep(0.02)},
+                                 items=10, rounds=2)
+    assert set(rates) == {"fast", "slow"}
+    assert rates["fast"] > rates["slow"] > 0
+
+
+def test_inference_rates_feeds_whole_batches_only():
+    seen = []
+    images = np.zeros((10, 28, 28, 1), np.float32)
+    table = benchmark.inference_rates({"r": lambda b: seen.append(len(b))},
+                                      images, (1, 4), rounds=1)
+    assert set(table) == {1, 4} and table[4]["r"] > 0
+    assert seen == [1] * 10 + [4, 4]  # the partial batch of 2 is skipped
+
+
+def test_time_to_accuracy():
+    history = {"checks": [{"seconds": 1.0, "test_accuracy": 0.9},
+                          {"seconds": 2.5, "test_accuracy": 0.991},
+                          {"seconds": 4.0, "test_accuracy": 0.995}]}
+    assert benchmark.time_to_accuracy(history, 0.99) == 2.5
+    assert benchmark.time_to_accuracy(history, 0.999) is None
+
+
+def test_training_rates_side_by_side(tiny_mnist):
+    (images, labels), _ = tiny_mnist
+    configs = {kind: TrainConfig(head=kind, batch_size=8, epochs=1)
+               for kind in ("softmax", "a-softmax")}
+    rates = benchmark.training_rates(configs, images, labels, steps=2,
+                                     rounds=1)
+    assert set(rates) == {"softmax", "a-softmax"}
+    assert all(rate > 0 for rate in rates.values())
+    configs["a-softmax"] = TrainConfig(batch_size=16)
+    with pytest.raises(ValueError, match="batch size 16, expected 8"):
+        benchmark.training_rates(configs, images, labels, steps=2)
+
+
+def test_machine_names_cpu_cores_and_versions():
+    info = benchmark.machine()
+    assert info["cores"] >= 1 and info["cpu"]
+    assert {"tensorflow", "numpy", "python"} <= set(info["versions"])
