@@ -118,13 +118,13 @@ def matmul_gflops(n=1024, repeats=10):
     return 2 * n ** 3 / best / 1e9
 
 
-def training_rates(configs, images, labels, steps=20, rounds=3):
+def training_rates(configs, images, labels, steps=20, rounds=3, xla=()):
     """Training images per second of each configuration, side by side.
 
     ``configs`` maps a name to a :class:`TrainConfig`; each gets its
-    networks and compiled step (:func:`sphereface.train.prepare`),
-    one warm-up step, then ``steps`` steps per round on the same
-    batches.
+    networks and compiled step (:func:`sphereface.train.prepare`; the
+    names in ``xla`` compiled with XLA), one warm-up step, then
+    ``steps`` steps per round on the same batches.
     """
     import tensorflow as tf
 
@@ -139,7 +139,8 @@ def training_rates(configs, images, labels, steps=20, rounds=3):
         if config.batch_size != batch:
             raise ValueError(f"{name}: batch size {config.batch_size}, "
                              f"expected {batch} like the others")
-        step = prepare(config, steps_per_epoch=steps)[2]
+        step = prepare(config, steps_per_epoch=steps,
+                       jit_compile=name in xla)[2]
         float(step(*batches[0])[0])  # trace and compile
         steppers[name] = _stepper(step, batches)
     return best_rates(steppers, steps * batch, rounds)
@@ -201,13 +202,17 @@ def tables(record):
     rates = sections["training"]["images_per_s"]
     out = [(f"Machine: {machine['cpu']}, {machine['cores']} cores, "
            f"TensorFlow {machine['versions']['tensorflow']}"), ""]
-    out.append("Training at batch 256 (images/s, best of 3 rounds):")
+    rounds = sections["training"]["rounds"]
+    out.append(f"Training at batch 256 (images/s, best of {rounds} "
+               "rounds):")
     out.append(format_table(
         [{"head": h, "rate": r, "ratio": rates["softmax"] / r}
          for h, r in rates.items()],
         {"head": ("head", "s"), "rate": ("images/s", ".0f"),
          "ratio": ("time per step / softmax's", ".2f")}))
-    out += ["", "Inference on the CPU (images/s, best of 3 rounds):"]
+    rounds = sections["inference"]["rounds"]
+    out.append("")
+    out.append(f"Inference on the CPU (images/s, best of {rounds} rounds):")
     out.append(format_table(
         [{"batch": int(g), **r, "ratio": r["pb"] / r["keras"]}
          for g, r in sections["inference"]["images_per_s"].items()],
@@ -223,6 +228,8 @@ def tables(record):
             + (f"{time_99:.0f} s" if time_99 else "not reached"),
             "  A-Softmax time per step / softmax's: "
             + f"{record['asoftmax_overhead_ratio']:.2f}",
+            "  A-Softmax step under XLA / without: "
+            + f"{sections['training']['xla_vs_plain_ratio']:.2f} (speed)",
             "  .pb / Keras call at batch 32: "
             + f"{record['pb_vs_keras_bs32_ratio']:.2f}",
             f"  forward pass: {mflop:.1f} MFLOP per image",

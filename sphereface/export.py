@@ -135,13 +135,18 @@ def pb_session(path, outputs=(OUTPUT_NAME,), fp16=False):
     graph_def, dtype = read_pb(path), np.float32
     if fp16:
         graph_def, dtype = to_fp16(graph_def), np.float16
-    with tf.Graph().as_default() as graph:
+    graph = tf.Graph()
+    with graph.as_default():  # only while importing: callers stay eager
         tf.compat.v1.import_graph_def(graph_def, name="")
-        fetches = [graph.get_tensor_by_name(f"{n}:0") for n in outputs]
-        feed = graph.get_tensor_by_name(f"{INPUT_NAME}:0")
-        with tf.compat.v1.Session(graph=graph) as session:
-            yield lambda batch: session.run(
-                fetches, {feed: np.asarray(batch, dtype)})
+    fetches = [graph.get_tensor_by_name(f"{n}:0") for n in outputs]
+    feed = graph.get_tensor_by_name(f"{INPUT_NAME}:0")
+    # not ``with Session``: that would make its graph the default too
+    session = tf.compat.v1.Session(graph=graph)
+    try:
+        yield lambda batch: session.run(
+            fetches, {feed: np.asarray(batch, dtype)})
+    finally:
+        session.close()
 
 
 def run_pb(path, images, batch_size=None, outputs=(OUTPUT_NAME,),

@@ -247,12 +247,13 @@ def _test_accuracy(backbone, head, images, labels, batch=1000):
     return metrics.accuracy(logits, labels)
 
 
-def prepare(config, steps_per_epoch, strategy=None):
+def prepare(config, steps_per_epoch, strategy=None, jit_compile=False):
     """Backbone, head and the compiled training step of a run.
 
     The optimiser is Adam with a cosine decay over the whole run; the
     step advances lambda once.  Used by :func:`train` and by the
-    benchmarks, so both time the same step.
+    benchmarks, so both time the same step; ``jit_compile=True`` (XLA)
+    is there for the benchmarks to measure, not a default.
     """
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
@@ -263,11 +264,12 @@ def prepare(config, steps_per_epoch, strategy=None):
         optimizer.build(backbone.trainable_variables
                         + head.trainable_variables)
     step = _make_step(backbone, head, optimizer, strategy,
-                      config.batch_size)
+                      config.batch_size, jit_compile)
     return backbone, head, step
 
 
-def _make_step(backbone, head, optimizer, strategy, global_batch):
+def _make_step(backbone, head, optimizer, strategy, global_batch,
+               jit_compile=False):
     variables = backbone.trainable_variables + head.trainable_variables
 
     def replica_step(images, labels):
@@ -283,7 +285,7 @@ def _make_step(backbone, head, optimizer, strategy, global_batch):
         hits = tf.reduce_sum(tf.cast(predicted == labels, tf.int32))
         return loss, hits
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def step(images, labels):
         loss, hits = strategy.run(replica_step, args=(images, labels))
         head.step.assign_add(1.0)  # advances lambda once per step

@@ -24,7 +24,9 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert "time_to_99_s" in record
     sections = record["sections"]
     assert set(sections["training"]["images_per_s"]) == {
-        "softmax", "modified", "a-softmax", "cosface", "arcface"}
+        "softmax", "modified", "a-softmax", "cosface", "arcface",
+        "a-softmax, XLA"}
+    assert sections["training"]["xla_vs_plain_ratio"] > 0
     assert set(sections["inference"]["images_per_s"]) == {
         "1", "4", "8", "16", "32"}
     assert all(s["peak_memory_mb"] > 50 for s in sections.values())

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from sphereface import export
 from sphereface.ascend import accuracy, convert_to_bin, run_pb_like_msame
@@ -123,3 +124,12 @@ def test_fp16_graph_runs_in_half_precision(pb, images):
     assert embedding.dtype == np.float16 and classes.dtype == np.int32
     np.testing.assert_allclose(embedding, ref_embedding, atol=0.02)
     assert np.mean(classes == ref) > 0.8
+
+
+def test_pb_session_runs_many_batches_and_leaves_eager_on(pb, images):
+    with export.pb_session(pb) as run:
+        first = run(images[:4])[0]
+        assert tf.executing_eagerly()  # Keras calls still work beside it
+        again = np.concatenate([run(images[i:i + 2])[0] for i in (0, 2)])
+    np.testing.assert_array_equal(first, again)
+    assert first.dtype == np.int32
