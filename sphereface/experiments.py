@@ -6,17 +6,15 @@ number in a results table is computed the same way.
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 
-from sphereface import fast_mode, metrics, verification
+from sphereface import RESULTS_DIR, fast_mode, metrics, verification
 from sphereface.train import TrainConfig
 
 OFFICIAL_STEPS = 28000  # length of the official SphereFace-20 recipe
 FULL = {"epochs": 5, "batch_size": 128, "train_size": None}
 FAST = {"epochs": 2, "batch_size": 128, "train_size": 10000}
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "book" / "results"
 # Fields that identify a run in a results file.
 RECORD_KEY = ("head", "m", "embedding_dim", "schedule", "seed")
 
