@@ -211,3 +211,30 @@ def verify(embeddings, pairs, fars=FARS):
         "acc_10fold_mean": mean,
         "acc_10fold_std": std,
     }
+
+
+def snapping(embeddings, cosines, pairs):
+    """Where the pairs' samples sit relative to the trained classes.
+
+    ``cosines`` are each sample's cosines to the class weights of the
+    classes the network was trained on.  A sample of an identity never
+    trained on is "snapped" towards the trained class it resembles;
+    for same-identity pairs this reports how often the two samples
+    snap to different trained classes, and the mean angle between the
+    two samples in either case (degrees).
+    """
+    nearest = np.argmax(cosines, axis=1)
+    angles = np.degrees(np.arccos(np.clip(
+        pair_scores(embeddings, pairs), -1.0, 1.0)))
+    used = np.unique(np.r_[pairs.first, pairs.second])
+    split = nearest[pairs.first] != nearest[pairs.second]
+    same_split = pairs.same & split
+    same_together = pairs.same & ~split
+    return {
+        "nearest_class_angle_deg": float(np.mean(np.degrees(np.arccos(
+            np.clip(cosines[used].max(axis=1), -1.0, 1.0))))),
+        "same_pairs_split": float(same_split.sum() / pairs.same.sum()),
+        "same_angle_split_deg": float(angles[same_split].mean()),
+        "same_angle_together_deg": float(angles[same_together].mean()),
+        "different_angle_deg": float(angles[~pairs.same].mean()),
+    }

@@ -103,3 +103,19 @@ def test_verify_on_constructed_embeddings():
     assert set(good["tar_at_far"]) == {"0.1", "0.01", "0.001", "0.0001"}
     assert good["tar_at_far"]["0.001"] is None  # 300 pairs: too few
     assert good["tar_at_far"]["0.01"] == 1.0
+
+
+def test_snapping_on_constructed_features():
+    # two trained classes along x and y; four samples of a new identity,
+    # two snapped to x (0 and 10 degrees), two to y (80 and 90 degrees)
+    rad = np.radians([0, 10, 80, 90])
+    emb = np.stack([np.cos(rad), np.sin(rad)], axis=1)
+    cosines = emb @ np.eye(2)
+    pairs = v.Pairs(np.array([0, 0, 1]), np.array([1, 3, 2]),
+                    np.array([True, True, False]), np.zeros(3, int))
+    found = v.snapping(emb, cosines, pairs)
+    assert found["same_pairs_split"] == 0.5
+    assert found["same_angle_split_deg"] == pytest.approx(90)
+    assert found["same_angle_together_deg"] == pytest.approx(10)
+    assert found["different_angle_deg"] == pytest.approx(70)
+    assert found["nearest_class_angle_deg"] == pytest.approx(5)
