@@ -13,6 +13,9 @@ import time
 
 import numpy as np
 
+# The goal set for the chapter-3 configuration on a 2-core CPU.
+TIME_TO_99_TARGET_S = 60
+
 
 def machine():
     """CPU model, core count and the versions that decide the speed."""
@@ -221,11 +224,11 @@ def tables(record):
          "ratio": (".pb / Keras", ".2f")}))
     time_99 = record["time_to_99_s"]
     mflop = sections["inference"]["forward_flops"] / 1e6
-    memory = ", ".join(f"{name} {s['peak_memory_mb']:.0f} MB"
-                       for name, s in sections.items())
+    met = "met" if time_99 and time_99 <= TIME_TO_99_TARGET_S else "not met"
     out += ["", "Summary:",
             "  time to 99.0% test accuracy: "
-            + (f"{time_99:.0f} s" if time_99 else "not reached"),
+            + (f"{time_99:.0f} s" if time_99 else "not reached")
+            + f" (target {TIME_TO_99_TARGET_S} s: {met})",
             "  A-Softmax time per step / softmax's: "
             + f"{record['asoftmax_overhead_ratio']:.2f}",
             "  A-Softmax step under XLA / without: "
@@ -239,5 +242,7 @@ def tables(record):
             "  inference (.pb, batch 32): "
             + f"{record['inference_gflops']:.1f} GFLOP/s, "
             + f"{record['inference_efficiency']:.0%} of it",
-            f"  peak memory: {memory}"]
+            "  peak memory of each section (MB):"]
+    out += [f"    {name:<11} {section['peak_memory_mb']:6.0f}"
+            for name, section in sections.items()]
     return "\n".join(out)
