@@ -322,8 +322,10 @@ def angle_histograms(panels):
 
 
 def roc_curves(panels):
-    """ROC curves (log FAR axis) per pair set; ``panels`` maps a title
-    to ``{run name: (far, tar)}``."""
+    """ROC curves with a log FAR axis, one panel per pair set.
+
+    ``panels`` maps a title to ``{run name: (far, tar)}``.
+    """
     n = len(panels)
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.2), sharey=True)
     for ax, (title, curves) in zip(np.atleast_1d(axes), panels.items()):
@@ -341,8 +343,10 @@ def roc_curves(panels):
 
 
 def pair_angle_histograms(panels):
-    """Angles between same-digit and different-digit pairs, per run;
-    ``panels`` maps a title to ``(same angles, different angles)``."""
+    """Angles within same-digit and different-digit pairs, per run.
+
+    ``panels`` maps a title to ``(same angles, different angles)``.
+    """
     n = len(panels)
     cols = min(n, 4)
     rows = -(-n // cols)
