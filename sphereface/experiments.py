@@ -198,9 +198,12 @@ def verification_splits(labels, seed=0):
     return splits
 
 
-def verification_records(trained, images, labels, splits):
-    """One record per split: the verification numbers of a network."""
-    embedding, _ = trained.embed(images)
-    return [{**run_fields(trained.config), "split": name,
+def verification_records(config, embedding, splits):
+    """One record per split: the verification numbers of a network.
+
+    ``embedding`` is the network's features of the test set the
+    ``splits`` index (``Trained.embed``), computed once by the caller.
+    """
+    return [{**run_fields(config), "split": name,
              **verification.verify(embedding, pairs)}
             for name, pairs in splits.items()]
