@@ -70,12 +70,14 @@ def section_inference(quick):
 
     _, (x_test, _) = data.load_mnist()
     config = experiments.book_config()
+    # untrained weights: the speed is the architecture's, and no
+    # cached training run is needed
     backbone, head = train.build_networks(config)
-    model = train.Trained(config, backbone, head, {}).inference_model()
+    net = train.Trained(config, backbone, head, {})
+    model = net.inference_model()
     images = x_test[:64 if quick else 1024]
     with tempfile.TemporaryDirectory() as tmp:
-        pb = export.freeze_pb(train.Trained(config, backbone, head, {}),
-                              Path(tmp) / "net.pb")
+        pb = export.freeze_pb(net, Path(tmp) / "net.pb")
         onnx = export.write_onnx(pb, Path(tmp) / "net.onnx")
         with export.pb_session(pb) as pb_run:
             rows = benchmark.inference_rates(
