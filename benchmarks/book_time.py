@@ -21,18 +21,15 @@ import time
 from pathlib import Path
 
 import nbformat
-import yaml
 from nbclient import NotebookClient
+
+from sphereface import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def notebooks():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [c["file"] for c in toc.get("chapters", [])]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part["chapters"]]
-    return [ROOT / f"{f}.ipynb" for f in files
+    return [ROOT / f"{f}.ipynb" for f in toc.pages()
             if (ROOT / f"{f}.ipynb").is_file()]
 
 

@@ -6,8 +6,9 @@ Modules are named for what they hold: ``data`` (MNIST from IDX files),
 ``metrics`` (angles and accuracy), ``verification`` (pairs, ROC, EER),
 ``experiments`` (the book's runs and results files), ``export`` (the
 frozen graph), ``ascend`` (atc, msame and the accuracy check),
-``benchmark`` (side-by-side timing), ``headline`` (the landing page's
-results), ``sphere`` (hypersphere geometry) and ``plots`` (figures).
+``benchmark`` (side-by-side timing), ``toc`` (the book's pages),
+``headline`` (the landing page's results), ``sphere`` (hypersphere
+geometry) and ``plots`` (figures).
 """
 
 import os

@@ -67,7 +67,8 @@ def class_angle_stats(embeddings, labels, chunk=2000, q=0.95):
     the global ``max_intra_deg``, ``min_inter_deg`` and their quantile
     variants.  Samples are sorted by class so each class is one block of
     columns; rows go ``chunk`` at a time and quantiles come from
-    0.01-degree histograms, so memory stays O(chunk * n).
+    0.01-degree histograms, so memory stays O(chunk * n).  Each pair of
+    different classes is computed once and counted for both classes.
     """
     labels = np.asarray(labels)
     order = np.argsort(labels, kind="stable")
@@ -81,19 +82,20 @@ def class_angle_stats(embeddings, labels, chunk=2000, q=0.95):
     for ci, (lo, hi) in enumerate(zip(starts, ends)):
         for start in range(lo, hi, chunk):
             stop = min(start + chunk, hi)
-            angles = _degrees(unit[start:stop] @ unit.T)
-            intra = angles[:, lo:hi]
+            angles = _degrees(unit[start:stop] @ unit[lo:].T)
+            intra = angles[:, :hi - lo]
             rows = np.arange(stop - start)
             intra[rows, rows + start - lo] = np.nan  # not a pair
             intra = intra[~np.isnan(intra)]
-            inter = [angles[:, :lo], angles[:, hi:]]
-            inter = [part for part in inter if part.size]
             if intra.size:
                 max_intra[ci] = max(max_intra[ci], intra.max())
                 intra_hist[ci] += _histogram(intra)
-            for part in inter:
-                min_inter[ci] = min(min_inter[ci], part.min())
-                inter_hist[ci] += _histogram(part)
+            for cj in range(ci + 1, k):  # both classes of each pair
+                part = angles[:, starts[cj] - lo:ends[cj] - lo]
+                smallest, hist = part.min(), _histogram(part)
+                for c in (ci, cj):
+                    min_inter[c] = min(min_inter[c], smallest)
+                    inter_hist[c] += hist
     all_intra, all_inter = intra_hist.sum(0), inter_hist.sum(0)
     return {
         "classes": classes,

@@ -22,8 +22,8 @@ def _conv_relu(x, filters, size=3):
 def small_cnn(embedding_dim):
     """A 5-conv network that reaches >99.5% on MNIST on a laptop CPU.
 
-    Roughly 6 MFLOP per image forward, so an epoch takes about a minute
-    on two CPU cores.  No batch normalisation: in runs this short its
+    About 12 MFLOP per image forward (``benchmark.forward_flops``), so
+    an epoch takes about a minute on two CPU cores.  No batch normalisation: in runs this short its
     moving statistics lag the weights, and test accuracy (inference
     mode) fell far below training accuracy.
     """

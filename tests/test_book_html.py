@@ -25,7 +25,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
+
+from sphereface import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -66,11 +67,7 @@ PAGE_REPORT = """
 
 def pages():
     """The book's pages in table-of-contents order (html names)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part["chapters"]]
-    return [f"{f}.html" for f in files]
+    return [f"{f}.html" for f in toc.pages()]
 
 
 class Browser:
