@@ -278,6 +278,33 @@ def features_2d(panels, weights=None):
     return fig
 
 
+def feature_evolution(history, epochs=None):
+    """A 2-D run's normalised test features after chosen epochs.
+
+    ``history`` is a run's history with ``snapshots`` (kept by
+    ``train`` for 2-D and 3-D embeddings); ``epochs`` are 1-based
+    (default: all).  One panel per epoch, titled with its test accuracy.
+    """
+    snapshots = np.asarray(history["snapshots"])
+    if snapshots.shape[-1] != 2:
+        raise ValueError("feature_evolution draws 2-D embeddings; got "
+                         f"{snapshots.shape[-1]}-D snapshots")
+    epochs = epochs or range(1, len(snapshots) + 1)
+    colors = np.array(CLASS_COLORS)[history["snapshot_labels"]]
+    fig, axes = plt.subplots(1, len(epochs), figsize=(2.6 * len(epochs),
+                                                      3.0))
+    for ax, epoch in zip(np.atleast_1d(axes), epochs):
+        emb = snapshots[epoch - 1]
+        unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        ax.scatter(unit[:, 0], unit[:, 1], c=colors, s=2, alpha=0.4)
+        accuracy = history["test_accuracy"][epoch - 1]
+        ax.set_title(f"epoch {epoch}: {100 * accuracy:.1f}%", fontsize=9)
+        ax.set(xlim=(-1.2, 1.2), ylim=(-1.2, 1.2), xticks=[], yticks=[])
+        ax.set_aspect("equal")
+    _digit_legend(fig)
+    return fig
+
+
 def _digit_legend(fig):
     """One legend row naming the colour of each digit, under the axes."""
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=str(d))

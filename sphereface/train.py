@@ -24,6 +24,7 @@ from sphereface.model import build_backbone, build_head, inference_model
 from sphereface.progress import progress
 
 CACHE_VERSION = 1  # bump when a change to the code invalidates old runs
+SNAPSHOT_SIZE = 1000  # test images whose 2-D features are kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,17 +108,50 @@ def build_networks(config):
     return backbone, head
 
 
+def _embed(backbone, images, batch=1000):
+    """Test embeddings in batches (inference mode), as numpy."""
+    return np.concatenate([
+        backbone(images[i:i + batch], training=False).numpy()
+        for i in range(0, len(images), batch)])
+
+
+def _test_accuracy(backbone, head, images, labels):
+    return metrics.accuracy(head(_embed(backbone, images)).numpy(), labels)
+
+
 def _epoch_stats(backbone, head, images, labels):
-    """Test accuracy, mean target angle and feature norms, from a pass."""
-    emb = backbone.predict(images, batch_size=1000, verbose=0)
-    logits = head(emb).numpy()
+    """Test accuracy, mean target angle and feature norms, and the
+    embeddings they came from."""
+    emb = _embed(backbone, images)
     cos = head.cosine(emb).numpy()
     norms = np.linalg.norm(emb, axis=1)
-    return {"test_accuracy": metrics.accuracy(logits, labels),
-            "mean_target_angle_deg": float(np.mean(
-                metrics.target_angles(cos, labels))),
-            "feature_norm_mean": float(norms.mean()),
-            "feature_norm_std": float(norms.std())}
+    stats = {"test_accuracy": metrics.accuracy(head(emb).numpy(), labels),
+             "mean_target_angle_deg": float(np.mean(
+                 metrics.target_angles(cos, labels))),
+             "feature_norm_mean": float(norms.mean()),
+             "feature_norm_std": float(norms.std())}
+    return stats, emb
+
+
+def _history_keys(config):
+    """What every run of ``config`` records, one entry per epoch."""
+    keys = ["epoch", "loss", "train_accuracy", "test_accuracy", "lambda",
+            "mean_target_angle_deg", "feature_norm_mean",
+            "feature_norm_std"]
+    return keys + (["snapshots", "snapshot_labels"]
+                   if config.embedding_dim == 2 else [])
+
+
+def _complete(folder, config):
+    """A cache entry is used only if it holds all this code records.
+
+    ``history.json`` is written last, so its presence marks finished
+    writes; an entry from older code that recorded less is retrained.
+    """
+    path = folder / "history.json"
+    if not path.is_file():
+        return False
+    return set(_history_keys(config)) <= set(json.loads(path.read_text()))
 
 
 def _load(config, folder):
@@ -143,10 +177,13 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
     ``history["checks"]`` with the training time so far (evaluation
     time is never counted in ``train_seconds``); with ``until`` the
     run stops at the first check that reaches that accuracy (and is
-    not cached: it is not the run the configuration describes).
+    not cached: it is not the run the configuration describes).  For a
+    2-D embedding the features of the first ``SNAPSHOT_SIZE`` test
+    images are kept after every epoch (``history["snapshots"]``, labels
+    in ``history["snapshot_labels"]``), so they can be shown moving.
     """
     folder = cache_dir() / config.key()
-    if use_cache and (folder / "history.json").is_file():
+    if use_cache and _complete(folder, config):
         trained = _load(config, folder)
         if verbose:
             margin = f" m={config.m}" if config.head == "a-softmax" else ""
@@ -160,10 +197,10 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
     strategy = strategy or tf.distribute.get_strategy()
     steps_per_epoch = max(1, len(x_train) // config.batch_size)
     backbone, head, step_fn = prepare(config, steps_per_epoch, strategy)
-    history = {key: [] for key in (
-        "epoch", "loss", "train_accuracy", "test_accuracy", "lambda",
-        "mean_target_angle_deg", "feature_norm_mean", "feature_norm_std")}
+    history = {key: [] for key in _history_keys(config)}
     history["checks"] = []
+    if "snapshots" in history:
+        history["snapshot_labels"] = y_test[:SNAPSHOT_SIZE].tolist()
     clock, reached = _Clock(), False
     for epoch in range(config.epochs):
         shown = progress(steps_per_epoch, f"epoch {epoch + 1}/"
@@ -188,7 +225,10 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
                 if reached:
                     break
         with clock.paused():
-            stats = _epoch_stats(backbone, head, x_test, y_test)
+            stats, emb = _epoch_stats(backbone, head, x_test, y_test)
+        if "snapshots" in history:
+            history["snapshots"].append(
+                np.round(emb[:SNAPSHOT_SIZE], 4).tolist())
         history["epoch"].append(epoch + 1)
         history["loss"].append(float(np.mean(losses)))
         history["train_accuracy"].append(
@@ -238,13 +278,6 @@ class _Clock:
             yield
         finally:
             self._paused += time.perf_counter() - start
-
-
-def _test_accuracy(backbone, head, images, labels, batch=1000):
-    logits = np.concatenate([
-        head(backbone(images[i:i + batch], training=False)).numpy()
-        for i in range(0, len(images), batch)])
-    return metrics.accuracy(logits, labels)
 
 
 def prepare(config, steps_per_epoch, strategy=None, jit_compile=False):

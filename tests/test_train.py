@@ -33,6 +33,48 @@ def test_training_learns_and_records_history(tiny_mnist):
     assert not trained.from_cache
 
 
+def test_low_dimensional_runs_keep_feature_snapshots(tiny_mnist):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sphereface import plots
+    from sphereface.train import SNAPSHOT_SIZE
+
+    config = TrainConfig(epochs=2, batch_size=64, embedding_dim=2, shift=0)
+    trained = train(config, mnist=tiny_mnist, verbose=False)
+    h = trained.history
+    n = min(SNAPSHOT_SIZE, len(tiny_mnist[1][1]))
+    assert np.shape(h["snapshots"]) == (2, n, 2)
+    assert h["snapshot_labels"] == tiny_mnist[1][1][:n].tolist()
+    emb, _ = trained.embed(tiny_mnist[1][0][:n])
+    np.testing.assert_allclose(h["snapshots"][-1], emb, atol=1e-3)
+    fig = plots.feature_evolution(h, epochs=[1, 2])
+    assert len(fig.axes) == 2 and "epoch 2" in fig.axes[1].get_title()
+    assert "snapshots" not in train(CONFIG, mnist=tiny_mnist,
+                                    verbose=False).history
+
+
+def test_cache_entry_missing_a_recorded_field_is_retrained(tiny_mnist):
+    from sphereface.train import cache_dir
+
+    config = TrainConfig(epochs=1, batch_size=64, embedding_dim=2, shift=0)
+    train(config, mnist=tiny_mnist, verbose=False)
+    path = cache_dir() / config.key() / "history.json"
+    old = json.loads(path.read_text())
+    del old["snapshots"]  # as written by code that kept no snapshots
+    path.write_text(json.dumps(old))
+    again = train(config, mnist=tiny_mnist, verbose=False)
+    assert not again.from_cache and len(again.history["snapshots"]) == 1
+    assert train(config, mnist=tiny_mnist, verbose=False).from_cache
+
+
+def test_feature_evolution_refuses_3d():
+    from sphereface import plots
+
+    with pytest.raises(ValueError, match="3-D"):
+            plots.feature_evolution({"snapshots": np.zeros((1, 4, 3))})
+
+
 def test_cache_loads_same_config_and_retrains_changed(tiny_mnist, capsys):
     first = train(CONFIG, mnist=tiny_mnist)
     again = train(CONFIG, mnist=tiny_mnist)
