@@ -4,6 +4,9 @@
 ``embeddings`` ``[n, dim]``, ``labels`` ``[n]`` ints.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 _BIN_WIDTH = 0.01  # degrees: quantiles are exact to this
@@ -79,7 +82,13 @@ def class_angle_stats(embeddings, labels, chunk=2000, q=0.95):
     max_intra, min_inter = np.zeros(k), np.full(k, 180.0)
     intra_hist = np.zeros((k, _N_BINS))
     inter_hist = np.zeros((k, _N_BINS))
-    for ci, (lo, hi) in enumerate(zip(starts, ends)):
+
+    def rows_of_class(ci):
+        """Class ci against itself and every later class (in a thread:
+        numpy's array work releases the GIL)."""
+        lo, hi = starts[ci], ends[ci]
+        intra_max, intra_h = 0.0, np.zeros(_N_BINS)
+        inter = {cj: (180.0, np.zeros(_N_BINS)) for cj in range(ci + 1, k)}
         for start in range(lo, hi, chunk):
             stop = min(start + chunk, hi)
             angles = _degrees(unit[start:stop] @ unit[lo:].T)
@@ -88,12 +97,20 @@ def class_angle_stats(embeddings, labels, chunk=2000, q=0.95):
             intra[rows, rows + start - lo] = np.nan  # not a pair
             intra = intra[~np.isnan(intra)]
             if intra.size:
-                max_intra[ci] = max(max_intra[ci], intra.max())
-                intra_hist[ci] += _histogram(intra)
-            for cj in range(ci + 1, k):  # both classes of each pair
+                intra_max = max(intra_max, intra.max())
+                intra_h += _histogram(intra)
+            for cj, (smallest, hist) in list(inter.items()):
                 part = angles[:, starts[cj] - lo:ends[cj] - lo]
-                smallest, hist = part.min(), _histogram(part)
-                for c in (ci, cj):
+                inter[cj] = (min(smallest, part.min()),
+                             hist + _histogram(part))
+        return ci, intra_max, intra_h, inter
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        for ci, intra_max, intra_h, inter in pool.map(rows_of_class,
+                                                      range(k)):
+            max_intra[ci], intra_hist[ci] = intra_max, intra_h
+            for cj, (smallest, hist) in inter.items():
+                for c in (ci, cj):  # each pair counts for both classes
                     min_inter[c] = min(min_inter[c], smallest)
                     inter_hist[c] += hist
     all_intra, all_inter = intra_hist.sum(0), inter_hist.sum(0)
