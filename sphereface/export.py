@@ -24,7 +24,16 @@ EMBEDDING_NAME = "embedding"
 
 # TensorFlow op types that ATC's TensorFlow parser maps (the toolchain
 # fact sheet, read in the parser plugins' source).
-ATC_SUPPORTED_OPS = frozenset(["Conv2D", "BiasAdd", "Relu", "Maximum", "Mul", "Add", "AddV2", "MatMul", "Reshape", "Mean", "Sum", "Rsqrt", "RealDiv", "ArgMax", "Identity", "Placeholder", "Const", "Pad", "MaxPool", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Square", "Sqrt", "Softmax", "Cast", "Shape", "StridedSlice", "Pack", "ExpandDims", "Squeeze", "Transpose", "ConcatV2", "Exp", "Log", "Sub", "Neg", "Acos", "Cos", "Pow", "Floor", "Sign", "Relu6", "AvgPool", "DepthwiseConv2dNative", "StopGradient", "NoOp", "Snapshot", "PlaceholderWithDefault"])
+ATC_SUPPORTED_OPS = frozenset([
+    "Conv2D", "BiasAdd", "Relu", "Maximum", "Mul", "Add", "AddV2",
+    "MatMul", "Reshape", "Mean", "Sum", "Rsqrt", "RealDiv", "ArgMax",
+    "Identity", "Placeholder", "Const", "Pad", "MaxPool", "FusedBatchNorm",
+    "FusedBatchNormV2", "FusedBatchNormV3", "Square", "Sqrt", "Softmax",
+    "Cast", "Shape", "StridedSlice", "Pack", "ExpandDims", "Squeeze",
+    "Transpose", "ConcatV2", "Exp", "Log", "Sub", "Neg", "Acos", "Cos",
+    "Pow", "Floor", "Sign", "Relu6", "AvgPool", "DepthwiseConv2dNative",
+    "StopGradient", "NoOp", "Snapshot", "PlaceholderWithDefault",
+])
 # What must never be left in a frozen graph.
 _NOT_FROZEN = frozenset({"VarHandleOp", "ReadVariableOp", "VariableV2",
                          "StatefulPartitionedCall", "PartitionedCall"})

@@ -23,9 +23,10 @@ def small_cnn(embedding_dim):
     """A 5-conv network that reaches >99.5% on MNIST on a laptop CPU.
 
     About 12 MFLOP per image forward (``benchmark.forward_flops``), so
-    an epoch takes about a minute on two CPU cores.  No batch normalisation: in runs this short its
-    moving statistics lag the weights, and test accuracy (inference
-    mode) fell far below training accuracy.
+    an epoch takes about a minute on two CPU cores.  No batch
+    normalisation: in runs this short its moving statistics lag the
+    weights (test accuracy in inference mode fell far below training
+    accuracy), and on a 2-core CPU it halved the training throughput.
     """
     image = keras.Input(IMAGE_SHAPE, name="image")
     x = _conv_relu(image, 16, 5)

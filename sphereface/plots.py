@@ -282,7 +282,7 @@ def feature_evolution(history, epochs=None):
     """A 2-D run's normalised test features after chosen epochs.
 
     ``history`` is a run's history with ``snapshots`` (kept by
-    ``train`` for 2-D and 3-D embeddings); ``epochs`` are 1-based
+    ``train`` for 2-D embeddings); ``epochs`` are 1-based
     (default: all).  One panel per epoch, titled with its test accuracy.
     """
     snapshots = np.asarray(history["snapshots"])

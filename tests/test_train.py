@@ -33,7 +33,7 @@ def test_training_learns_and_records_history(tiny_mnist):
     assert not trained.from_cache
 
 
-def test_low_dimensional_runs_keep_feature_snapshots(tiny_mnist):
+def test_2d_runs_keep_feature_snapshots(tiny_mnist):
     import matplotlib
 
     matplotlib.use("Agg")
