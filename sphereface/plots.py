@@ -278,12 +278,13 @@ def features_2d(panels, weights=None):
     return fig
 
 
-def feature_evolution(history, epochs=None):
+def feature_evolution(history, epochs=None, title=None):
     """A 2-D run's normalised test features after chosen epochs.
 
     ``history`` is a run's history with ``snapshots`` (kept by
     ``train`` for 2-D embeddings); ``epochs`` are 1-based
-    (default: all).  One panel per epoch, titled with its test accuracy.
+    (default: all).  One panel per epoch, titled with its test accuracy;
+    ``title`` goes above them all.
     """
     snapshots = np.asarray(history["snapshots"])
     if snapshots.shape[-1] != 2:
@@ -301,6 +302,8 @@ def feature_evolution(history, epochs=None):
         ax.set_title(f"epoch {epoch}: {100 * accuracy:.1f}%", fontsize=9)
         ax.set(xlim=(-1.2, 1.2), ylim=(-1.2, 1.2), xticks=[], yticks=[])
         ax.set_aspect("equal")
+    if title:
+        fig.suptitle(title)
     _digit_legend(fig)
     return fig
 

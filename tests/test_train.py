@@ -48,8 +48,9 @@ def test_2d_runs_keep_feature_snapshots(tiny_mnist):
     assert h["snapshot_labels"] == tiny_mnist[1][1][:n].tolist()
     emb, _ = trained.embed(tiny_mnist[1][0][:n])
     np.testing.assert_allclose(h["snapshots"][-1], emb, atol=1e-3)
-    fig = plots.feature_evolution(h, epochs=[1, 2])
+    fig = plots.feature_evolution(h, epochs=[1, 2], title="run")
     assert len(fig.axes) == 2 and "epoch 2" in fig.axes[1].get_title()
+    assert fig.get_suptitle() == "run"
     assert "snapshots" not in train(CONFIG, mnist=tiny_mnist,
                                     verbose=False).history
 
