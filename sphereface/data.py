@@ -185,21 +185,76 @@ def shift_images(images, shift, rng):
     return np.moveaxis(windows[np.arange(n), dy, dx], 1, -1)
 
 
+def warp_images(images, angles, zooms, offsets):
+    """Rotate, zoom and move each image ``[n, 28, 28, 1]`` about its centre.
+
+    ``angles`` in degrees (positive turns the image clockwise as shown),
+    ``zooms`` as factors (2 doubles the size), ``offsets`` as ``[n, 2]``
+    pixels (rows, columns).  Each output pixel samples the source
+    bilinearly at the inverse-transformed position; pixels from outside
+    the image are zero.
+    """
+    n, size = len(images), images.shape[1]
+    padded = np.pad(images[..., 0], [(0, 0), (1, 1), (1, 1)]).reshape(n, -1)
+    grid = np.arange(size, dtype=np.float32) - (size - 1) / 2
+    dy = grid[None, :, None] - offsets[:, 0, None, None]
+    dx = grid[None, None, :] - offsets[:, 1, None, None]
+    rad = np.radians(angles)
+    cos = (np.cos(rad) / zooms)[:, None, None]
+    sin = (np.sin(rad) / zooms)[:, None, None]
+    src_y = cos * dy - sin * dx + (size - 1) / 2
+    src_x = sin * dy + cos * dx + (size - 1) / 2
+    y0, x0 = np.floor(src_y), np.floor(src_x)
+    wy, wx = src_y - y0, src_x - x0
+    first = np.arange(n)[:, None, None] * padded.shape[1]
+
+    def at(y, x):  # beyond the image: the padded zero border
+        y = np.clip(y, -1, size).astype(np.int64) + 1
+        x = np.clip(x, -1, size).astype(np.int64) + 1
+        return np.take(padded, first + y * (size + 2) + x)
+
+    out = ((1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1))
+           + wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1)))
+    return out[..., None].astype(images.dtype)
+
+
+def augment_images(images, rng, shift=0, rotation=0.0, zoom=0.0,
+                   chunk=256):
+    """Random moves (up to ``shift`` pixels), rotations (up to
+    ``rotation`` degrees either way) and zooms (by up to ``zoom``, a
+    fraction) drawn per image from ``rng``.
+
+    Without rotation and zoom this is :func:`shift_images` (whole-pixel
+    moves, same draws); otherwise every image is warped once, in chunks
+    small enough to stay in the CPU cache (256 images warped 60,000
+    about 1.7 times faster than chunks of 1,000, measured side by side).
+    """
+    if not rotation and not zoom:
+        return shift_images(images, shift, rng)
+    n = len(images)
+    angles = rng.uniform(-rotation, rotation, n).astype(np.float32)
+    zooms = rng.uniform(1 - zoom, 1 + zoom, n).astype(np.float32)
+    offsets = rng.integers(-shift, shift + 1, (n, 2)).astype(np.float32)
+    return np.concatenate([
+        warp_images(images[i:i + chunk], angles[i:i + chunk],
+                    zooms[i:i + chunk], offsets[i:i + chunk])
+        for i in range(0, n, chunk)])
+
+
 def train_dataset(images, labels, batch_size, seed=0, epoch=0, shift=0,
-                  drop_remainder=True):
+                  rotation=0.0, zoom=0.0, drop_remainder=True):
     """One epoch of shuffled, batched ``(image, label)`` as tf.data.
 
-    Shuffling and shifts (``shift`` > 0: up to that many pixels, the only
-    augmentation MNIST needs) come from a numpy generator seeded with
-    ``(seed, epoch)``, so every epoch differs and every run repeats.
-    They are done in numpy: a per-image gather in the graph was half of
-    the training step's time on a CPU.
+    Shuffling and augmentation (:func:`augment_images`) come from a numpy
+    generator seeded with ``(seed, epoch)``, so every epoch differs and
+    every run repeats.  They are done in numpy: a per-image gather in
+    the graph was half of the training step's time on a CPU.
     """
     import tensorflow as tf
 
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(images))
-    batch_images = shift_images(images[order], shift, rng)
+    batch_images = augment_images(images[order], rng, shift, rotation, zoom)
     ds = tf.data.Dataset.from_tensor_slices((batch_images, labels[order]))
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -33,6 +33,8 @@ class TrainConfig:
 
     ``lambda_*`` are the A-Softmax schedule (official SphereFace-20
     defaults); ``margin``/``scale`` are CosFace's and ArcFace's.
+    ``shift`` (pixels), ``rotation`` (degrees) and ``zoom`` (fraction)
+    bound the random augmentation of each training image.
     ``train_size`` limits the training images (fast mode); ``classes``
     keeps only those digits (open-set experiments).
     """
@@ -52,6 +54,8 @@ class TrainConfig:
     learning_rate: float = 3e-3
     seed: int = 0
     shift: int = 2
+    rotation: float = 0.0
+    zoom: float = 0.0
     train_size: int | None = None
     classes: tuple[int, ...] | None = None
     num_classes: int = 10
@@ -206,7 +210,8 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
         shown = progress(steps_per_epoch, f"epoch {epoch + 1}/"
                          f"{config.epochs}", verbose)
         ds = data.train_dataset(x_train, y_train, config.batch_size,
-                                config.seed, epoch, config.shift)
+                                config.seed, epoch, config.shift,
+                                config.rotation, config.zoom)
         losses, correct = [], 0
         for images, labels in strategy.experimental_distribute_dataset(ds):
             loss, hits = step_fn(images, labels)

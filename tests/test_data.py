@@ -147,3 +147,52 @@ def test_shift_moves_pixels_and_keeps_images_apart():
         seen.add((r, c))
     assert len(seen) == 25
     assert data.shift_images(images, 0, None) is images
+
+
+def _one_warp(image, angle=0.0, zoom=1.0, offset=(0, 0)):
+    return data.warp_images(image[None], np.float32([angle]),
+                            np.float32([zoom]), np.float32([offset]))[0]
+
+
+def test_warp_identity_rotation_and_move_are_exact():
+    image = np.random.default_rng(2).random((28, 28, 1), np.float32)
+    np.testing.assert_array_equal(_one_warp(image), image)
+    # 90 degrees: clockwise in row/column coordinates, up to float error
+    np.testing.assert_allclose(_one_warp(image, angle=90.0),
+                               np.rot90(image, -1), atol=1e-5)
+    moved = np.zeros_like(image)
+    moved[3:, :-2] = image[:-3, 2:]  # 3 rows down, 2 columns left
+    np.testing.assert_allclose(_one_warp(image, offset=(3, -2)), moved,
+                               atol=1e-6)
+
+
+def test_warp_zoom_scales_area_and_keeps_pixel_range():
+    image = np.zeros((28, 28, 1), np.float32)
+    image[11:17, 11:17] = 1.0  # a 6x6 square at the centre
+    bigger = _one_warp(image, zoom=2.0)
+    assert 4 * 36 * 0.8 < bigger.sum() < 4 * 36 * 1.2
+    assert bigger.min() >= 0.0 and bigger.max() <= 1.0
+
+
+def test_augment_without_rotation_or_zoom_is_the_shift():
+    images = np.random.default_rng(3).random((50, 28, 28, 1), np.float32)
+    np.testing.assert_array_equal(
+        data.augment_images(images, np.random.default_rng(4), shift=2),
+        data.shift_images(images, 2, np.random.default_rng(4)))
+
+
+def test_augment_rotates_within_bounds_and_repeats():
+    images = np.zeros((40, 28, 28, 1), np.float32)
+    images[:, 4:24, 13:15] = 1.0  # a vertical bar through the centre
+    out = data.augment_images(images, np.random.default_rng(5), shift=0,
+                              rotation=30.0, zoom=0.0, chunk=16)
+    assert out.shape == images.shape and out.dtype == np.float32
+    again = data.augment_images(images, np.random.default_rng(5), shift=0,
+                                rotation=30.0, zoom=0.0, chunk=16)
+    np.testing.assert_array_equal(out, again)
+    for bar in out[..., 0]:  # the bar's tilt stays within 30 degrees
+        rows, cols = np.nonzero(bar > 0.5)
+        slope = np.polyfit(rows - 13.5, cols - 13.5, 1)[0]
+        assert abs(np.degrees(np.arctan(slope))) <= 31.0
+    tilts = [np.polyfit(*np.nonzero(b > 0.5), 1)[0] for b in out[..., 0]]
+    assert np.ptp(tilts) > 0.3  # and the angles differ between images
