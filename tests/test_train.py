@@ -33,6 +33,22 @@ def test_training_learns_and_records_history(tiny_mnist):
     assert not trained.from_cache
 
 
+def test_augmentation_settings_reach_every_epoch(tiny_mnist, monkeypatch):
+    from sphereface import data
+
+    calls, warp = [], data.augment_images
+
+    def spy(images, rng, shift=0, rotation=0.0, zoom=0.0, **kw):
+        calls.append((len(images), shift, rotation, zoom))
+        return warp(images, rng, shift, rotation, zoom, **kw)
+
+    monkeypatch.setattr(data, "augment_images", spy)
+    config = TrainConfig(epochs=2, batch_size=64, embedding_dim=8, shift=1,
+                         rotation=10.0, zoom=0.1)
+    train(config, mnist=tiny_mnist, verbose=False, use_cache=False)
+    assert calls == [(512, 1, 10.0, 0.1)] * 2
+
+
 def test_2d_runs_keep_feature_snapshots(tiny_mnist):
     import matplotlib
 
