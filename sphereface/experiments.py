@@ -13,14 +13,19 @@ from sphereface import RESULTS_DIR, fast_mode, metrics, verification
 from sphereface.train import TrainConfig
 
 OFFICIAL_STEPS = 28000  # length of the official SphereFace-20 recipe
-FULL = {"epochs": 5, "batch_size": 128, "train_size": None}
+# Full runs turn and zoom every training image besides shifting it: with
+# that A-Softmax passes 99.6% in five epochs (shifts alone: about 99.55%).
+# Fast runs (two epochs on 10,000 images) keep the shifts alone: that is
+# too short for the warps to pay off (A-Softmax 96.1% with them).
+FULL = {"epochs": 5, "batch_size": 128, "train_size": None,
+        "rotation": 10.0, "zoom": 0.1}
 FAST = {"epochs": 2, "batch_size": 128, "train_size": 10000}
 # Fields that identify a run in a results file.
 RECORD_KEY = ("head", "m", "embedding_dim", "schedule", "seed")
 
 
-def run_length(fast=None):
-    """Epochs, batch size and training-set size of this mode."""
+def mode_settings(fast=None):
+    """Epochs, batch size, training-set size and augmentation of a mode."""
     return dict(FAST if (fast_mode() if fast is None else fast) else FULL)
 
 
@@ -42,14 +47,14 @@ def book_config(head="a-softmax", m=4, embedding_dim=64, seed=0,
     ``official``: SphereFace-20's gamma = 0.12; ``none``: lambda = 0
     from the first step (the full margin at once).
     """
-    length = run_length(fast)
+    length = mode_settings(fast)
     n_train = length["train_size"] or 60000
     steps = length["epochs"] * (n_train // length["batch_size"])
     lam = {"scaled": {"lambda_gamma": scaled_gamma(steps)},
            "official": {},
            "none": {"lambda_base": 0.0, "lambda_min": 0.0}}[schedule]
     return TrainConfig(head=head, m=m, embedding_dim=embedding_dim,
-                       seed=seed, **length, **lam, **overrides)
+                       seed=seed, **{**length, **lam, **overrides})
 
 
 def steps_of(config):
