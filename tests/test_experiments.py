@@ -32,6 +32,19 @@ def test_book_config_modes_and_schedules():
         experiments.book_config(schedule="cosine")
 
 
+def test_book_config_overrides_the_mode_settings():
+    # chapter 3's exercise: the full run without its augmentation
+    plain = experiments.book_config(fast=False, rotation=0.0, zoom=0.0,
+                                    shift=0)
+    full = experiments.book_config(fast=False)
+    assert (plain.rotation, plain.zoom, plain.shift) == (0.0, 0.0, 0)
+    assert full.rotation > 0 and full.zoom > 0 and full.shift > 0
+    assert plain.epochs == full.epochs
+    assert plain.lambda_gamma == full.lambda_gamma
+    assert experiments.book_config(fast=True).rotation == 0.0
+    assert plain.key() != full.key()
+
+
 def test_label_and_table():
     cfg = experiments.book_config(fast=True, embedding_dim=2)
     assert experiments.label(cfg) == "a-softmax m=4 (2-d)"
