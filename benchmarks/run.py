@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # prints tables, writes JSON
     python benchmarks/run.py --quick    # a smoke run of every section
+    python benchmarks/run.py --only time_to_99   # remeasure one section
 
 Each section runs in its own process so that its peak memory is its
 own.  Results go to ``book/results/benchmarks.json`` (``--out``);
@@ -117,12 +118,34 @@ def run_section(name, quick):
     return result
 
 
+def kept_sections(old, args):
+    """The sections ``--only`` keeps, if they fit the run being made."""
+    from sphereface import benchmark
+
+    kept = {name: result for name, result in old.get("sections", {}).items()
+            if name in SECTIONS and name not in args.only}
+    missing = sorted(set(SECTIONS) - set(args.only) - set(kept))
+    if missing:
+        raise SystemExit(f"{args.out}: no earlier {', '.join(missing)} "
+                         "section to keep; run every section")
+    if old.get("machine") != benchmark.machine() or (
+            old.get("quick") != args.quick):
+        raise SystemExit(f"{args.out} was measured on another machine, "
+                         "library version or size (--quick); run every "
+                         "section")
+    return kept
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes: check that every section runs")
     parser.add_argument("--out", type=Path,
                         default=ROOT / "book" / "results" / "benchmarks.json")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS,
+                        metavar="SECTION",
+                        help="rerun these sections and keep the others "
+                        "from --out (measured on this machine)")
     parser.add_argument("--section", choices=SECTIONS, help=argparse.SUPPRESS)
     parser.add_argument("--section-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -132,11 +155,12 @@ def main(argv=None):
         return
     from sphereface import benchmark
 
-    results = {}
-    for name in SECTIONS:
+    old = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results = kept_sections(old, args) if args.only else {}
+    for name in args.only or SECTIONS:
         print(f"running {name} ...", flush=True)
         results[name] = run_section(name, args.quick)
-    old = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results = {name: results[name] for name in SECTIONS}
     record = {**benchmark.summarise(results), "quick": args.quick,
               "machine": benchmark.machine(), "sections": results,
               "book_run_seconds": old.get("book_run_seconds", {})}

@@ -1,20 +1,34 @@
 """``benchmarks/run.py --quick`` runs every section end to end."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quick_benchmark_writes_every_section(tmp_path):
-    out = tmp_path / "benchmarks.json"
+def run_script(*args):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args],
+        capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One quick run of every section, into a file holding a book run."""
+    out = tmp_path_factory.mktemp("bench") / "benchmarks.json"
     out.write_text(json.dumps({"book_run_seconds": {"fast": {"total_s": 1}}}))
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick",
-         "--out", str(out)], capture_output=True, text=True, check=False)
+    done = run_script("--quick", "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
+    return out, done.stdout
+
+
+def test_quick_benchmark_writes_every_section(quick_run):
+    out, stdout = quick_run
     record = json.loads(out.read_text())
     assert record["quick"] is True
     assert record["book_run_seconds"] == {"fast": {"total_s": 1}}  # kept
@@ -31,5 +45,31 @@ def test_quick_benchmark_writes_every_section(tmp_path):
         "1", "4", "8", "16", "32"}
     assert all(s["peak_memory_mb"] > 50 for s in sections.values())
     assert sections["inference"]["forward_flops"] > 1e6
-    assert "Training at batch 256" in done.stdout
+    assert "Training at batch 256" in stdout
     assert record["machine"]["cores"] >= 1
+
+
+def test_only_remeasures_one_section_and_keeps_the_rest(quick_run,
+                                                        tmp_path):
+    out = tmp_path / "benchmarks.json"
+    shutil.copy(quick_run[0], out)
+    before = json.loads(out.read_text())
+    done = run_script("--quick", "--only", "matmul", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = json.loads(out.read_text())
+    for name in ("training", "time_to_99", "inference"):
+        assert after["sections"][name] == before["sections"][name], name
+    assert list(after["sections"]) == list(before["sections"])
+    assert after["book_run_seconds"] == before["book_run_seconds"]
+    # a full-size run cannot keep sections measured at --quick size
+    done = run_script("--only", "matmul", "--out", str(out))
+    assert done.returncode != 0 and "--quick" in done.stderr
+    assert json.loads(out.read_text()) == after  # left as it was
+
+
+def test_only_needs_the_sections_it_keeps(tmp_path):
+    out = tmp_path / "none.json"
+    done = run_script("--quick", "--only", "matmul", "--out", str(out))
+    assert done.returncode != 0
+    assert str(out) in done.stderr and "training" in done.stderr
+    assert not out.exists()
