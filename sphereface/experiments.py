@@ -47,14 +47,14 @@ def book_config(head="a-softmax", m=4, embedding_dim=64, seed=0,
     ``official``: SphereFace-20's gamma = 0.12; ``none``: lambda = 0
     from the first step (the full margin at once).
     """
-    length = mode_settings(fast)
-    n_train = length["train_size"] or 60000
-    steps = length["epochs"] * (n_train // length["batch_size"])
+    settings = {**mode_settings(fast), **overrides}
+    n_train = settings["train_size"] or 60000
+    steps = settings["epochs"] * (n_train // settings["batch_size"])
     lam = {"scaled": {"lambda_gamma": scaled_gamma(steps)},
            "official": {},
            "none": {"lambda_base": 0.0, "lambda_min": 0.0}}[schedule]
     return TrainConfig(head=head, m=m, embedding_dim=embedding_dim,
-                       seed=seed, **{**length, **lam, **overrides})
+                       seed=seed, **{**lam, **settings})
 
 
 def steps_of(config):

@@ -43,6 +43,11 @@ def test_book_config_overrides_the_mode_settings():
     assert plain.lambda_gamma == full.lambda_gamma
     assert experiments.book_config(fast=True).rotation == 0.0
     assert plain.key() != full.key()
+    # a longer run gets the lambda schedule scaled to its own length
+    longer = experiments.book_config(fast=False, epochs=10)
+    assert longer.lambda_gamma == pytest.approx(
+        experiments.scaled_gamma(experiments.steps_of(longer)))
+    assert longer.lambda_gamma < full.lambda_gamma
 
 
 def test_label_and_table():
