@@ -5,8 +5,12 @@
 
 Executes every notebook of the table of contents in order, in the book
 folder, with a fresh training cache (a first run: every network is
-trained), and records the seconds per notebook and in all under
-``book_run_seconds`` in ``book/results/benchmarks.json``.  Without
+trained) or the one ``--cache`` names, and records the seconds per
+notebook and in all, and how many networks the run trained (the cache
+entries it added), under ``book_run_seconds`` in
+``book/results/benchmarks.json``: one record per mode and kind of run,
+``"full, first run"`` (the cache was empty) or ``"full, cached"``.
+Without
 ``--in-place`` the executed notebooks are not saved; with it their new
 outputs replace the committed ones (how the full-mode outputs of the
 book are produced).  Full mode writes ``book/results`` and the shipped
@@ -33,6 +37,11 @@ def notebooks():
             if (ROOT / f"{f}.ipynb").is_file()]
 
 
+def _entries(cache):
+    """Names in the training cache: one per trained network."""
+    return {p.name for p in cache.iterdir()} if cache.is_dir() else set()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("full", "fast"), required=True)
@@ -49,7 +58,7 @@ def main(argv=None):
     os.environ["SPHEREFACE_CACHE"] = str(cache)
     os.environ["SPHEREFACE_FAST"] = "1" if args.mode == "fast" else "0"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    fresh = not any(cache.iterdir()) if cache.exists() else True
+    before = _entries(cache)
     seconds = {}
     start_all = time.perf_counter()
     for path in notebooks():
@@ -64,11 +73,13 @@ def main(argv=None):
         if args.in_place:
             nbformat.write(nb, path)
     total = time.perf_counter() - start_all
-    print(f"total: {total:.0f} s ({args.mode} mode)")
+    trained = len(_entries(cache) - before)
+    name = f"{args.mode}, {'cached' if before else 'first run'}"
+    print(f"total: {total:.0f} s ({name}, {trained} networks trained)")
     record = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    record.setdefault("book_run_seconds", {})[args.mode] = {
-        "total_s": total, "notebooks_s": seconds, "fresh_cache": fresh,
-        "machine": benchmark.machine()}
+    record.setdefault("book_run_seconds", {})[name] = {
+        "total_s": total, "notebooks_s": seconds,
+        "networks_trained": trained, "machine": benchmark.machine()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")
 

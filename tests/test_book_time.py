@@ -1,0 +1,46 @@
+"""``benchmarks/book_time.py`` names each run and counts its networks."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location(
+        "book_time", ROOT / "benchmarks" / "book_time.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_first_run_and_rerun_are_recorded_apart(tmp_path, monkeypatch):
+    # A one-cell "book" that trains one network: it adds a cache entry
+    # unless the entry is there already.
+    page = tmp_path / "page.ipynb"
+    source = ("import os, pathlib\n"
+              "pathlib.Path(os.environ['SPHEREFACE_CACHE'], 'net')"
+              ".mkdir(parents=True, exist_ok=True)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nbformat.write(nb, page)
+    script = load_script()
+    monkeypatch.setattr(script, "notebooks", lambda: [page])
+    out = tmp_path / "benchmarks.json"
+    out.write_text(json.dumps({"quick": False}))
+    cache = tmp_path / "cache"
+    args = ["--mode", "fast", "--cache", str(cache), "--out", str(out)]
+
+    script.main(args)
+    script.main(args)
+
+    record = json.loads(out.read_text())
+    assert record["quick"] is False  # the rest of the file is kept
+    runs = record["book_run_seconds"]
+    assert set(runs) == {"fast, first run", "fast, cached"}
+    assert runs["fast, first run"]["networks_trained"] == 1
+    assert runs["fast, cached"]["networks_trained"] == 0
+    assert set(runs["fast, cached"]["notebooks_s"]) == {"page"}
+    assert nbformat.read(page, as_version=4) == nb  # not --in-place
