@@ -65,6 +65,8 @@ def freeze_pb(trained, path, embedding=False, overwrite=False):
     """Write the frozen graph of ``trained`` to ``path`` (binary ``.pb``).
 
     Refuses to replace an existing file unless ``overwrite=True``.
+    Maps are serialised in sorted order, so the same network always
+    gives the same bytes (a rerun does not churn the shipped file).
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -72,7 +74,7 @@ def freeze_pb(trained, path, embedding=False, overwrite=False):
                               "(pass overwrite=True to replace it)")
     graph_def = frozen_graph_def(trained.backbone, trained.head, embedding)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(graph_def.SerializeToString())
+    path.write_bytes(graph_def.SerializeToString(deterministic=True))
     return path
 
 

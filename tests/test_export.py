@@ -40,6 +40,13 @@ def test_graph_interface(pb):
                                    "PartitionedCall"}
 
 
+def test_pb_bytes_are_canonical(pb):
+    """Maps are written sorted, so a network always gives the same bytes
+    (rerunning chapter 5 leaves the shipped ``.pb`` unchanged)."""
+    graph_def = export.read_pb(pb)
+    assert graph_def.SerializeToString(deterministic=True) == pb.read_bytes()
+
+
 def test_every_op_is_supported_by_atc(pb):
     assert export.check_ops_for_atc(pb) == []
 
