@@ -31,6 +31,9 @@ def test_first_run_and_rerun_are_recorded_apart(tmp_path, monkeypatch):
     out = tmp_path / "benchmarks.json"
     out.write_text(json.dumps({"quick": False}))
     cache = tmp_path / "cache"
+    # main() sets these for its kernels; restore them after the test
+    for name in ("SPHEREFACE_CACHE", "SPHEREFACE_FAST"):
+        monkeypatch.setenv(name, "unset by the test")
     args = ["--mode", "fast", "--cache", str(cache), "--out", str(out)]
 
     script.main(args)
