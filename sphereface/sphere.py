@@ -3,8 +3,6 @@
 Pure numpy.  Angles are in radians unless a name ends in ``_deg``.
 """
 
-import itertools
-
 import numpy as np
 
 
@@ -132,6 +130,6 @@ def arc_widths(phi, labels):
         return {int(labels[0]): [2 * np.pi]}
     widths = {}
     starts = np.append(changes, changes[0] + len(labels))
-    for a, b in itertools.pairwise(starts):
+    for a, b in zip(starts[:-1], starts[1:]):
         widths.setdefault(int(labels[a]), []).append((b - a) * step)
     return widths
