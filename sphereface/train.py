@@ -7,6 +7,8 @@ asks for the same configuration again loads it in seconds, and any
 chapter can get a trained network without another notebook having run.
 """
 
+from __future__ import annotations
+
 import contextlib
 import dataclasses
 import hashlib
