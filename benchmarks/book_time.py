@@ -20,6 +20,7 @@ model, as the chapters always do.
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +28,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from sphereface import toc
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book"))  # the book's helpers: sphereface_book
+from sphereface_book import toc
 
 
 def notebooks():

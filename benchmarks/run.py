@@ -24,13 +24,16 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book"))  # the book's helpers: sphereface_book
 HEADS = ("softmax", "modified", "a-softmax", "cosface", "arcface")
 GEARS = (1, 4, 8, 16, 32)
 
 
 def section_training(quick):
     """Images/s per head at batch 256 (and A-Softmax under XLA)."""
-    from sphereface import benchmark, data, experiments
+    from sphereface_book import experiments
+
+    from sphereface import benchmark, data
 
     (x_train, y_train), _ = data.load_mnist()
     steps = 3 if quick else 20
@@ -50,7 +53,9 @@ def section_training(quick):
 
 def section_time_to_99(quick):
     """Training seconds of the chapter-3 configuration to 99.0%."""
-    from sphereface import benchmark, data, experiments
+    from sphereface_book import experiments
+
+    from sphereface import benchmark, data
     from sphereface.train import train
 
     config = experiments.book_config()
@@ -66,8 +71,9 @@ def section_time_to_99(quick):
 def section_inference(quick):
     """Images/s of the .pb, the Keras call and onnxruntime per gear."""
     import numpy as np
+    from sphereface_book import experiments
 
-    from sphereface import benchmark, data, experiments, export, train
+    from sphereface import benchmark, data, export, train
 
     _, (x_test, _) = data.load_mnist()
     config = experiments.book_config()

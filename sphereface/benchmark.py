@@ -199,7 +199,7 @@ def summarise(sections):
 
 def tables(record):
     """The benchmark record as the text tables the book shows."""
-    from sphereface.experiments import format_table
+    from sphereface.tables import format_table
 
     sections, machine = record["sections"], record["machine"]
     rates = sections["training"]["images_per_s"]

@@ -25,8 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from sphereface import toc
+from sphereface_book import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"

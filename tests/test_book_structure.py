@@ -5,8 +5,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from sphereface import toc
+from sphereface_book import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))

@@ -2,8 +2,9 @@ import json
 
 import numpy as np
 import pytest
+from sphereface_book import experiments
 
-from sphereface import experiments, margins
+from sphereface import margins
 
 
 def test_scaled_gamma_keeps_the_official_proportion():

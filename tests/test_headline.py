@@ -1,6 +1,6 @@
 import json
 
-from sphereface import headline
+from sphereface_book import headline
 
 
 def write(folder, name, records):

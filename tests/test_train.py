@@ -53,7 +53,8 @@ def test_2d_runs_keep_feature_snapshots(tiny_mnist):
     import matplotlib
 
     matplotlib.use("Agg")
-    from sphereface import plots
+    from sphereface_book import plots
+
     from sphereface.train import SNAPSHOT_SIZE
 
     config = TrainConfig(epochs=2, batch_size=64, embedding_dim=2, shift=0)
@@ -86,7 +87,7 @@ def test_cache_entry_missing_a_recorded_field_is_retrained(tiny_mnist):
 
 
 def test_feature_evolution_refuses_3d():
-    from sphereface import plots
+    from sphereface_book import plots
 
     with pytest.raises(ValueError, match="3-D"):
             plots.feature_evolution({"snapshots": np.zeros((1, 4, 3))})
@@ -187,7 +188,7 @@ def test_mirrored_strategy_on_two_cpu_devices(tmp_path):
 
 
 def test_evaluate_record(tiny_mnist):
-    from sphereface import experiments
+    from sphereface_book import experiments
 
     trained = train(CONFIG, mnist=tiny_mnist, verbose=False)
     images, labels = tiny_mnist[1]

@@ -9,8 +9,10 @@ import json
 
 import numpy as np
 
-from sphereface import RESULTS_DIR, fast_mode, metrics, verification
+from sphereface import metrics, verification
+from sphereface.tables import format_table  # noqa: F401 (chapters' tables)
 from sphereface.train import TrainConfig
+from sphereface_book import RESULTS_DIR, fast_mode
 
 OFFICIAL_STEPS = 28000  # length of the official SphereFace-20 recipe
 # Full runs turn and zoom every training image besides shifting it
@@ -138,29 +140,6 @@ def save_results(records, name, fast=None, key=RECORD_KEY):
         [r.get(k) for k in key]))
     path.write_text(json.dumps(merged, indent=1) + "\n")
     return path
-
-
-def format_table(records, columns):
-    """A fixed-width text table; ``columns`` maps key -> (title, format).
-
-    Percentages: give the format ``"%"`` to print ``0.9962`` as 99.62.
-    """
-    def cell(record, key, fmt):
-        value = record.get(key)
-        if value is None:
-            return "-"
-        if fmt == "%":
-            return f"{100 * value:.2f}"
-        return format(value, fmt)
-
-    rows = [[title for title, _ in columns.values()]]
-    rows += [[cell(r, key, fmt) for key, (_, fmt) in columns.items()]
-             for r in records]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(text.rjust(w) for text, w in zip(row, widths))
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def mean_std(records, key):

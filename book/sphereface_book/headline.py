@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from sphereface import RESULTS_DIR
+from sphereface_book import RESULTS_DIR
 
 
 def _load(name, folder):
