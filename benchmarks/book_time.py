@@ -12,9 +12,10 @@ entries it added), under ``book_run_seconds`` in
 ``"full, first run"`` (the cache was empty) or ``"full, cached"``.
 Without
 ``--in-place`` the executed notebooks are not saved; with it their new
-outputs replace the committed ones (how the full-mode outputs of the
-book are produced).  Full mode writes ``book/results`` and the shipped
-model, as the chapters always do.
+outputs replace the committed ones, and in full mode the chapters also
+rewrite ``book/results`` and the shipped model
+(``SPHEREFACE_WRITE_RESULTS=1``): how the book's committed outputs are
+produced.  Otherwise the chapters write none of the book's files.
 """
 
 import argparse
@@ -58,6 +59,7 @@ def main(argv=None):
     cache = args.cache or Path(tempfile.mkdtemp(prefix="sphereface-cache-"))
     os.environ["SPHEREFACE_CACHE"] = str(cache)
     os.environ["SPHEREFACE_FAST"] = "1" if args.mode == "fast" else "0"
+    os.environ["SPHEREFACE_WRITE_RESULTS"] = "1" if args.in_place else "0"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     before = _entries(cache)
     seconds = {}

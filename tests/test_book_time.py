@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -32,11 +33,13 @@ def test_first_run_and_rerun_are_recorded_apart(tmp_path, monkeypatch):
     out.write_text(json.dumps({"quick": False}))
     cache = tmp_path / "cache"
     # main() sets these for its kernels; restore them after the test
-    for name in ("SPHEREFACE_CACHE", "SPHEREFACE_FAST"):
+    for name in ("SPHEREFACE_CACHE", "SPHEREFACE_FAST",
+                 "SPHEREFACE_WRITE_RESULTS"):
         monkeypatch.setenv(name, "unset by the test")
     args = ["--mode", "fast", "--cache", str(cache), "--out", str(out)]
 
     script.main(args)
+    assert os.environ["SPHEREFACE_WRITE_RESULTS"] == "0"  # not --in-place
     script.main(args)
 
     record = json.loads(out.read_text())

@@ -68,20 +68,16 @@ def test_mean_std():
     assert experiments.mean_std([{"a": 1.0}], "a") == (1.0, 0.0)
 
 
-def test_results_never_written_in_fast_mode(tmp_path, monkeypatch):
-    monkeypatch.setattr(experiments, "RESULTS_DIR", tmp_path)
-    assert experiments.save_results([{"head": "a"}], "x", fast=True) is None
-    assert not (tmp_path / "x.json").exists()
 
 
 def test_results_merge_by_run_key(tmp_path, monkeypatch):
     monkeypatch.setattr(experiments, "RESULTS_DIR", tmp_path)
     first = [{"head": "softmax", "seed": 0, "acc": 1},
              {"head": "a-softmax", "seed": 0, "acc": 2}]
-    experiments.save_results(first, "x", fast=False)
+    experiments.save_results(first, "x", write=True)
     path = experiments.save_results(
         [{"head": "softmax", "seed": 0, "acc": 3},
-         {"head": "softmax", "seed": 1, "acc": 4}], "x", fast=False)
+         {"head": "softmax", "seed": 1, "acc": 4}], "x", write=True)
     stored = json.loads(path.read_text())
     assert sorted((r["head"], r["seed"], r["acc"]) for r in stored) == [
         ("a-softmax", 0, 2), ("softmax", 0, 3), ("softmax", 1, 4)]

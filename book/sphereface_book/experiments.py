@@ -12,7 +12,7 @@ import numpy as np
 from sphereface import metrics, verification
 from sphereface.tables import format_table  # noqa: F401 (chapters' tables)
 from sphereface.train import TrainConfig
-from sphereface_book import RESULTS_DIR, fast_mode
+from sphereface_book import RESULTS_DIR, fast_mode, writes_book_files
 
 OFFICIAL_STEPS = 28000  # length of the official SphereFace-20 recipe
 # Full runs turn and zoom every training image besides shifting it
@@ -121,14 +121,16 @@ def schedule_name(config):
     return "official" if config.lambda_gamma == 0.12 else "scaled"
 
 
-def save_results(records, name, fast=None, key=RECORD_KEY):
-    """Merge ``records`` into ``book/results/<name>.json`` (full mode).
+def save_results(records, name, key=RECORD_KEY, write=None):
+    """Merge ``records`` into ``book/results/<name>.json``, if asked.
 
     A stored record with the same ``key`` fields is replaced, others are
-    kept, so two chapters can add to one file.  Never writes in fast
-    mode; returns the path written, or None.
+    kept, so two chapters can add to one file.  Writes only when
+    ``write`` (default: :func:`sphereface_book.writes_book_files`, so
+    never from a test run or fast mode); returns the path written, or
+    None.
     """
-    if fast_mode() if fast is None else fast:
+    if not (writes_book_files() if write is None else write):
         return None
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
