@@ -54,11 +54,69 @@ def frozen_graph_def(backbone, head, embedding=False):
         return outputs
 
     frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
-    graph_def = frozen.graph.as_graph_def()
+    graph_def = constant_reshapes(frozen.graph.as_graph_def())
     left = {n.op for n in graph_def.node} & _NOT_FROZEN
     if left:
         raise RuntimeError(f"freezing left {sorted(left)} in the graph")
     return graph_def
+
+
+def constant_reshapes(graph_def):
+    """A copy whose every ``Reshape`` takes a constant shape ``[-1, ...]``.
+
+    Keras flattens with ``Shape -> StridedSlice -> Pack -> Reshape``,
+    computing the batch size at run time.  ATC probably folds that per
+    gear, but a constant ``reshape(x, (-1, 3136))`` leaves no shape
+    arithmetic in the graph to doubt.  The computed shape is replaced by
+    the static one TensorFlow infers (all but the first dimension must
+    be known) and the nodes that only fed it are dropped.
+    """
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    result = tf.compat.v1.GraphDef()
+    result.CopyFrom(graph_def)
+    nodes = {node.name: node for node in result.node}
+    consumers = collections.Counter(
+        name.split(":")[0].lstrip("^") for node in result.node
+        for name in node.input)
+    for node in result.node:
+        if node.op != "Reshape":
+            continue
+        source = nodes[node.input[1].split(":")[0]]
+        if source.op == "Const":
+            continue
+        if consumers[source.name] != 1:
+            raise ValueError(f"{source.name}: the shape of {node.name} "
+                             "feeds other nodes too; cannot fold it")
+        shape = graph.get_operation_by_name(node.name).outputs[0].shape
+        if shape.rank is None or None in shape.as_list()[1:]:
+            raise ValueError(f"{node.name}: output shape {shape} is not "
+                             "static beyond the batch dimension")
+        dtype = tf.dtypes.as_dtype(node.attr["Tshape"].type)
+        name = source.name
+        source.Clear()
+        source.name, source.op = name, "Const"
+        source.attr["dtype"].type = dtype.as_datatype_enum
+        source.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(
+            [-1, *shape.as_list()[1:]], dtype))
+    keep = _ancestors(nodes, [name for name in (OUTPUT_NAME, EMBEDDING_NAME)
+                              if name in nodes])
+    kept = [node for node in result.node if node.name in keep]
+    del result.node[:]
+    result.node.extend(kept)
+    return result
+
+
+def _ancestors(nodes, names):
+    """The names of ``names`` and every node they depend on."""
+    found, stack = set(), list(names)
+    while stack:
+        name = stack.pop()
+        if name not in found:
+            found.add(name)
+            stack.extend(i.split(":")[0].lstrip("^")
+                         for i in nodes[name].input)
+    return found
 
 
 def freeze_pb(trained, path, embedding=False, overwrite=False):
