@@ -1,23 +1,29 @@
+"""sphereface.ascend's file formats, conversion, scoring and commands.
+
+The command line is tested in test_ascend_cli.py, the toolkit search in
+test_ascend_toolkit.py, and the tools on a fake CANN box in
+test_ascend_box.py.
+"""
+
 import datetime
 import json
 import os
 import stat
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import make_mnist
 
 from sphereface.ascend import (
+    ToolError,
     accuracy,
+    ais_bench_command,
     atc_command,
+    check_bins,
     convert_to_bin,
     format_txt,
     msame_command,
     new_stamp_dir,
     read_manifest,
-    run_atc,
     run_msame,
 )
 from sphereface.ascend.msame_format import output_name
@@ -106,6 +112,51 @@ def test_convert_bad_input(tmp_path, kwargs, message):
             "batch_size": 2, **kwargs}
     with pytest.raises(ValueError, match=message):
         convert_to_bin(**args)
+
+
+def test_convert_checks_both_folders_before_removing_anything(tmp_path):
+    images, labels = images_labels(4)
+    convert_to_bin(images, labels, tmp_path, 2)
+    (tmp_path / "label_2" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="label_2: holds files"):
+        convert_to_bin(images[:2], labels[:2], tmp_path, 2, overwrite=True)
+    assert sorted(os.listdir(tmp_path / "image_2")) == ["1_image.bin",
+                                                        "2_image.bin"]
+
+
+@pytest.mark.parametrize("images,message", [
+    (np.full((2, 28, 28, 1), 255.0, np.float32), r"range over \[255, 255\]"),
+    (np.full((2, 28, 28, 1), -0.5, np.float32), r"range over \[-0.5"),
+    (np.full((2, 28, 28, 1), np.nan, np.float32), "range over"),
+    (np.zeros((2, 28, 28, 1), np.int16), "int16; expected float"),
+])
+def test_convert_requires_float_images_in_unit_range(tmp_path, images,
+                                                     message):
+    with pytest.raises(ValueError, match=message):
+        convert_to_bin(images, [1, 2], tmp_path, 2)
+    assert not (tmp_path / "image_2").exists()
+
+
+def test_convert_scales_uint8_and_says_so(tmp_path):
+    images = np.full((2, 28, 28, 1), 255, np.uint8)
+    images[1] = 51
+    manifest = convert_to_bin(images, [3, 4], tmp_path, 2)
+    assert manifest["note"] == "uint8 images scaled to [0, 1] (divided " \
+        "by 255)"
+    written = np.fromfile(tmp_path / "image_2" / "1_image.bin", np.float32)
+    np.testing.assert_allclose(written[[0, 784]], [1.0, 0.2], rtol=1e-6)
+    assert "note" not in convert_to_bin(images / 255.0, [3, 4],
+                                        tmp_path / "f", 2)
+
+
+@pytest.mark.parametrize("labels,message", [
+    (np.zeros((3, 1)), r"labels have shape \(3, 1\)"),
+    (np.array([1.0, 2.5, 3.0]), "class ids"),
+])
+def test_convert_checks_labels(tmp_path, labels, message):
+    images, _ = images_labels(3)
+    with pytest.raises(ValueError, match=message):
+        convert_to_bin(images, labels, tmp_path, 2)
 
 
 # --- accuracy on hand-written msame fixtures ----------------------------
@@ -208,6 +259,69 @@ def test_accuracy_manifest_mismatch_and_missing_folders(batch4, tmp_path):
         accuracy(labels, tmp_path / "nope")
 
 
+def write_old_labels(folder, batches):
+    """As the earlier script wrote them: np.savetxt floats, no manifest."""
+    folder.mkdir(parents=True)
+    for i, labels in enumerate(batches, 1):
+        np.savetxt(folder / f"{i}_label.txt", np.array(labels, np.int64),
+                   fmt="%.18e")
+    return folder
+
+
+def test_accuracy_without_manifest_takes_batch_from_first_file(tmp_path):
+    labels = write_old_labels(tmp_path / "label_4",
+                              [[3, 1, 4, 1], [5, 9, 2, 6], [5, 3]])
+    assert (labels / "3_label.txt").read_text() == \
+        "5.000000000000000000e+00\n3.000000000000000000e+00\n"
+    run = write_run(tmp_path / "run", [[3, 1, 4, 1], [5, 9, 2, 6],
+                                       [5, 8, 0, 0]])
+    result = accuracy(labels, run)
+    assert (result.correct, result.total) == (9, 10)
+    assert result.errors == [(9, 3, 8)]  # sample 9: the last batch's 2nd
+    assert result.notes == [f"no manifest in {labels}: batch size 4 "
+                            "taken from 1_label.txt"]
+
+
+def test_accuracy_of_an_older_msame_whole_buffer(batch4):
+    labels, run = batch4
+    for i, predicted in enumerate([[3, 1, 4, 7], [5, 9, 2, 6],
+                                   [5, 8, 0, 0]], 1):
+        (run / f"{i}_image_output_0.txt").write_text(
+            "".join(f"{p} " for p in predicted + [0] * 28))
+    result = accuracy(labels, run)
+    assert (result.correct, result.total) == (8, 10)
+    assert result.errors == [(3, 1, 7), (9, 3, 8)]
+    assert result.notes == ["each prediction file holds 32 values (an "
+                            "older msame writes the whole buffer of the "
+                            "largest gear): the first 4 of each are "
+                            "scored"]
+    (run / "2_image_output_0.txt").write_text("5 9 2 6 0 0 ")
+    with pytest.raises(ValueError, match="2_image_output_0.txt: 6 "
+                       "predictions, expected 4 \\(or 32 like the others"):
+        accuracy(labels, run)
+
+
+@pytest.mark.parametrize("fmt", ["%d", "%f"])
+def test_accuracy_of_ais_bench_layout(batch4, tmp_path, fmt):
+    labels, _ = batch4
+    out = tmp_path / "ais"
+    stamp = out / "2023_06_10-09_05_07"
+    stamp.mkdir(parents=True)
+    (out / "2023_06_10-09_05_07_summary.json").write_text("{}")
+    for i, predicted in enumerate([[3, 1, 4, 7], [5, 9, 2, 6],
+                                   [5, 8, 0, 0]], 1):
+        with open(stamp / f"{i}_image_0.txt", "wb") as handle:
+            np.savetxt(handle, np.c_[predicted], fmt=fmt, newline=" ")
+            handle.write(b"\n")
+    for folder in (stamp, out):  # the stamp folder or its parent
+        result = accuracy(labels, folder)
+        assert (result.correct, result.total) == (8, 10)
+        assert result.errors == [(3, 1, 7), (9, 3, 8)]
+    (stamp / "1_image_output_0.txt").write_text("3 1 4 7 ")
+    with pytest.raises(ValueError, match="both msame"):
+        accuracy(labels, stamp)
+
+
 # --- atc and msame commands ----------------------------------------------
 
 def test_atc_command_matches_the_seed_command():
@@ -236,91 +350,85 @@ def test_msame_command_and_its_pitfalls():
         msame_command("m.om", "bin/image_1", "out", outfmt="txt")
 
 
-def test_tools_absent_are_reported(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert run_atc() is None
-    assert "atc is not installed" in capsys.readouterr().out
-    assert run_msame("m.om", tmp_path, tmp_path / "out") is None
 
+def test_ais_bench_command():
+    assert ais_bench_command("m.om", "bin/image_4", "out", 4,
+                             python="python3") == [
+        "python3", "-m", "ais_bench", "--model", "m.om", "--input",
+        "bin/image_4", "--output", "out", "--outfmt", "TXT", "--dymBatch",
+        "4", "--device", "0"]
+
+
+def test_check_bins_names_a_file_of_the_wrong_size(tmp_path):
+    images, labels = images_labels(8)
+    convert_to_bin(images, labels, tmp_path, 4)
+    folder = tmp_path / "image_4"
+    (folder / ".hidden").write_text("msame skips dot files")
+    assert [p.name for p in check_bins(folder, 4)] == ["1_image.bin",
+                                                       "2_image.bin"]
+    with pytest.raises(ValueError, match="1_image.bin: 12544 bytes, but "
+                       "batch size 8 needs 25088"):
+        check_bins(folder, 8)
+    with open(folder / "2_image.bin", "ab") as handle:
+        handle.write(b"\0" * 4)
+    with pytest.raises(ValueError, match="2_image.bin: 12548 bytes"):
+        check_bins(folder, 4)
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        check_bins(tmp_path / "nope", 4)
+
+
+# --- running msame: a scripted stand-in that fails as msame does --------
 
 def fake_msame(folder, body):
     script = folder / "msame"
     script.write_text("#!/bin/bash\n" + body)
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
 
 
 WRITES_OUTPUTS = """
 for a in "$@"; do case $a in --input=*) in=${a#*=};; --output=*) out=${a#*=};;
 esac; done
 stamp=$out/2023610_9_5_7_1; mkdir -p $stamp; echo $stamp
-for f in $(ls $in); do printf '1 ' > $stamp/${f%.*}_output_0.txt; done
+for f in $(ls $in); do echo "[INFO] start to process file:$in/$f"
+  [ "$f" = "$FAIL" ] && { echo "[ERROR] Execute model failed"; continue; }
+  printf '1 ' > $stamp/${f%.*}_output_0.txt; done
 """
 
 
-def test_run_msame_finds_new_run_and_checks_outputs(tmp_path, monkeypatch):
+@pytest.fixture
+def msame_setup(tmp_path):
+    """Two one-image inputs, an empty set_env.sh and a scripted msame."""
     bin_dir = tmp_path / "image_1"
     bin_dir.mkdir()
     for i in (1, 2):
         (bin_dir / f"{i}_image.bin").write_bytes(b"\0" * 3136)
-    tools_dir = tmp_path / "tools"
-    tools_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{tools_dir}:{os.environ['PATH']}")
-    fake_msame(tools_dir, WRITES_OUTPUTS)
-    folder = run_msame("m.om", bin_dir, tmp_path / "out", 1)
+    set_env = tmp_path / "set_env.sh"
+    set_env.write_text("export FROM_SET_ENV=1\n")
+    return bin_dir, set_env, fake_msame(tmp_path, WRITES_OUTPUTS)
+
+
+def test_run_msame_finds_new_run_and_checks_outputs(msame_setup, tmp_path):
+    bin_dir, set_env, msame = msame_setup
+    folder = run_msame(msame, set_env, "m.om", bin_dir, tmp_path / "out", 1)
     assert sorted(os.listdir(folder)) == ["1_image_output_0.txt",
                                           "2_image_output_0.txt"]
 
 
-def test_run_msame_sees_errors_behind_exit_zero(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "image_1"
-    bin_dir.mkdir()
-    (bin_dir / "1_image.bin").write_bytes(b"\0" * 3136)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
-    fake_msame(tmp_path, "echo '[ERROR] load model failed'; exit 0\n")
-    with pytest.raises(RuntimeError, match="load model failed"):
-        run_msame("m.om", bin_dir, tmp_path / "out", 1)
-    fake_msame(tmp_path, "mkdir -p $4; exit 0\n")  # writes nothing
-    with pytest.raises(RuntimeError, match="expected one new msame run"):
-        run_msame("m.om", bin_dir, tmp_path / "out2", 1)
+def test_run_msame_names_the_input_that_failed(msame_setup, tmp_path,
+                                               monkeypatch):
+    bin_dir, set_env, msame = msame_setup
+    monkeypatch.setenv("FAIL", "2_image.bin")
+    with pytest.raises(ToolError, match=r"msame failed on \S*image_1/"
+                       r"2_image.bin \(exit 0\):\n\[ERROR\] Execute"):
+        run_msame(msame, set_env, "m.om", bin_dir, tmp_path / "out", 1)
 
 
-# --- command line --------------------------------------------------------
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "sphereface.ascend",
-                           *args], capture_output=True, text=True,
-                          check=False)
-
-
-def test_cli_convert_with_the_old_flags(tmp_path):
-    make_mnist(tmp_path, n_test=7)
-    result = cli("convert-bin", f"--dataset_path={tmp_path}",
-                 f"--bin_path={tmp_path / 'bin'}", "--batch_size=4")
-    assert result.returncode == 0, result.stderr
-    assert "2 files of 4 images (7 samples, 1 padding)" in result.stdout
-    again = cli("convert-bin", f"--dataset_path={tmp_path}",
-                f"--bin_path={tmp_path / 'bin'}", "--batch_size=4")
-    assert again.returncode == 2 and "--overwrite" in again.stderr
-
-
-def test_cli_accuracy_old_and_new_flags(batch4):
-    labels, run = batch4
-    old = cli("accuracy", f"--LABEL_FLODER={labels}",
-              f"--PREDICT_FLODER={run}")
-    assert old.returncode == 0
-    assert old.stdout.startswith("8 / 10 correct: accuracy 80.0000%")
-    new = cli("accuracy", "--label-dir", str(labels), "--predict-dir",
-              str(run.parent), "--show-errors", "5")
-    assert "sample 3: label 1, predicted 7" in new.stdout
-    (run / "2_image_output_0.txt").unlink()
-    bad = cli("accuracy", f"--LABEL_FLODER={labels}",
-              f"--PREDICT_FLODER={run}")
-    assert bad.returncode == 2 and "2_label.txt" in bad.stderr
-
-
-def test_cli_prints_commands():
-    result = cli("atc-command", "--precision_mode=allow_fp32_to_fp16")
-    assert "--precision_mode=allow_fp32_to_fp16" in result.stdout
-    result = cli("msame-command", "--model=s.om", "--input=bin/image_32",
-                 "--batch_size=32")
-    assert result.stdout.strip().endswith("--dymBatch=32")
+def test_run_msame_sees_missing_outputs_and_bad_sizes(msame_setup,
+                                                      tmp_path):
+    bin_dir, set_env, _ = msame_setup
+    silent = fake_msame(tmp_path, "mkdir -p ${3#*=}/run; exit 0\n")
+    with pytest.raises(ToolError, match="2 of 2 outputs missing"):
+        run_msame(silent, set_env, "m.om", bin_dir, tmp_path / "out", 1)
+    with pytest.raises(ValueError, match="1_image.bin: 3136 bytes"):
+        run_msame(silent, set_env, "m.om", bin_dir, tmp_path / "out", 4)

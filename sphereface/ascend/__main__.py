@@ -1,16 +1,16 @@
-"""``python -m sphereface.ascend``: convert-bin, accuracy, and the tools.
+"""python -m sphereface.ascend: the test set to .bin, atc, msame, accuracy.
 
-The earlier public scripts' flags still work after the subcommand
-(``convert-bin --dataset_path=... --bin_path=... --batch_size=...``,
-``accuracy --LABEL_FLODER=... --PREDICT_FLODER=...``), beside clearer
-aliases.  Bad input exits with status 2 and a message naming the file.
+deploy runs the whole path at every batch gear; the other commands do
+one step each.  The earlier scripts' flags (--dataset_path, --bin_path,
+--batch_size, --LABEL_FLODER, --PREDICT_FLODER) still work.  Exit
+status: 0 success, 1 failure (the message names the file), 2 bad usage.
 """
 
 import argparse
 import shlex
 import sys
 
-from sphereface.ascend import bins, scoring, tools
+from sphereface.ascend import bins, deployment, scoring, tools
 
 
 def _convert(args):
@@ -28,10 +28,27 @@ def _convert(args):
 
 
 def _accuracy(args):
-    result = scoring.accuracy(args.label_dir, args.predict_dir)
+    result = scoring.accuracy(args.label_folder, args.predict_folder)
+    for note in result.notes:
+        print(f"note: {note}")
     print(result)
     for index, label, predicted in result.errors[:args.show_errors]:
         print(f"  sample {index}: label {label}, predicted {predicted}")
+
+
+def _deploy(args):
+    from sphereface.data import load_mnist
+
+    (_, _), (images, labels) = load_mnist(args.dataset_path)
+    if args.count is not None:
+        images, labels = images[:args.count], labels[:args.count]
+    done = deployment.deploy(
+        args.pb, args.work, images, labels, gears=args.gears,
+        soc_version=args.soc_version, msame=args.msame,
+        set_env=args.set_env, convert_only=args.convert_only,
+        overwrite=args.overwrite)
+    if done.records:
+        print(f"records: {args.work}/{deployment.RESULTS}")
 
 
 def _atc(args):
@@ -46,69 +63,146 @@ def _msame(args):
 
 
 def _run_cpu(args):
-    folder = tools.run_pb_like_msame(args.pb, args.input, args.output,
-                                     args.batch_size)
-    print("msame's output layout, written by the .pb on the CPU:")
+    try:
+        folder = tools.run_pb_like_msame(args.pb, args.input, args.output,
+                                         args.batch_size)
+    except KeyError as exc:  # TensorFlow: no such tensor in the graph
+        raise ValueError(f"{args.pb}: {exc.args[0]}") from exc
+    print("msame's output layout, written by the .pb on the CPU "
+          "(no NPU was used):")
     print(folder)
+
+
+def _gears(text):
+    try:
+        return [int(g) for g in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: comma-separated whole numbers, e.g. 1,4,8,16,32")
+
+
+def _option(parser, shown, *hidden, required=False, **kwargs):
+    """Add ``shown`` with help and default; ``hidden`` spellings too.
+
+    ``required`` is checked after parsing (by :func:`main`), so that a
+    hidden spelling satisfies it.
+    """
+    dest = kwargs.pop("dest", shown.lstrip("-").replace("-", "_"))
+    text = kwargs.pop("help")
+    if required:
+        text += " (required)"
+        parser.set_defaults(required=parser.get_default("required") +
+                            [(dest, shown)])
+    elif kwargs.get("action") != "store_true" and "default:" not in text:
+        text += " (default: %(default)s)"
+    parser.add_argument(shown, dest=dest, help=text, **kwargs)
+    kwargs.pop("default", None)
+    for alias in hidden:
+        parser.add_argument(alias, dest=dest, help=argparse.SUPPRESS,
+                            default=argparse.SUPPRESS, **kwargs)
+
+
+def _command(sub, name, run, text):
+    p = sub.add_parser(name, help=text, description=text)
+    p.set_defaults(run=run, required=[], parser=p)
+    return p
+
+
+def _dataset_options(p):
+    _option(p, "--dataset-path", "--dataset_path", default=None,
+            help="folder of the MNIST IDX files (default: $MNIST_DATA, "
+                 "./MNIST_data, the Keras cache)")
+    _option(p, "--count", type=int, default=None,
+            help="use the first N test images (default: all 10,000)")
 
 
 def parser():
     top = argparse.ArgumentParser(prog="python -m sphereface.ascend",
-                                  description=__doc__.splitlines()[0])
-    sub = top.add_subparsers(dest="command", required=True)
+                                  description=__doc__.split("\n\n")[0])
+    sub = top.add_subparsers(dest="command", required=True,
+                             metavar="command")
 
-    p = sub.add_parser("convert-bin", help="MNIST test set -> .bin files")
-    p.add_argument("--dataset_path", "--dataset-path", default=None,
-                   help="folder of the MNIST IDX files (default: search)")
-    p.add_argument("--bin_path", "--bin-path", default="./bin")
-    p.add_argument("--batch_size", "--batch-size", type=int, default=1)
-    p.add_argument("--count", type=int, default=None,
-                   help="first N test images (default: all 10,000)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace files an earlier conversion wrote")
-    p.set_defaults(run=_convert)
+    p = _command(sub, "deploy", _deploy, "the test set through atc and "
+                 "msame (or ais_bench) at every gear, scored; the CPU "
+                 "stand-in where there is no CANN toolkit")
+    _option(p, "--pb", required=True, help="the frozen graph (.pb)")
+    _option(p, "--work", required=True,
+            help="folder for everything this writes")
+    _dataset_options(p)
+    _option(p, "--soc-version", "--soc_version", default="Ascend310",
+            help="atc --soc_version, from npu-smi info")
+    _option(p, "--gears", type=_gears, default=",".join(map(str, tools.GEARS)),
+            help="batch gears, comma-separated")
+    _option(p, "--msame", default=None,
+            help="msame's path (default: $MSAME, then the PATH)")
+    _option(p, "--set-env", "--set_env", default=None,
+            help="the toolkit's set_env.sh (default: found in "
+                 "$ASCEND_TOOLKIT_HOME, $ASCEND_HOME_PATH, "
+                 "/usr/local/Ascend/ascend-toolkit, "
+                 "~/Ascend/ascend-toolkit, /usr/local/Ascend/cann)")
+    _option(p, "--convert-only", action="store_true",
+            help="stop after atc (convert here, run on a board)")
+    _option(p, "--overwrite", action="store_true",
+            help="replace an earlier run in --work")
 
-    p = sub.add_parser("accuracy", help="score msame's TXT output")
-    p.add_argument("--LABEL_FLODER", "--label-dir", dest="label_dir",
-                   required=True)
-    p.add_argument("--PREDICT_FLODER", "--predict-dir", dest="predict_dir",
-                   required=True)
-    p.add_argument("--show-errors", type=int, default=0,
-                   help="list the first N misclassified samples")
-    p.set_defaults(run=_accuracy)
+    p = _command(sub, "convert-bin", _convert,
+                 "the MNIST test set as msame's .bin input files")
+    _dataset_options(p)
+    _option(p, "--bin-path", "--bin_path", default="./bin",
+            help="folder for image_{bs}/ and label_{bs}/")
+    _option(p, "--batch-size", "--batch_size", type=int, default=1,
+            help="images per .bin file")
+    _option(p, "--overwrite", action="store_true",
+            help="replace files an earlier conversion wrote")
 
-    p = sub.add_parser("atc-command", help="print the atc command")
-    p.add_argument("--model", default="sphereface.pb")
-    p.add_argument("--output", default="sphereface")
-    p.add_argument("--soc_version", "--soc-version", default="Ascend310")
-    p.add_argument("--precision_mode", "--precision-mode",
-                   default="force_fp16")
-    p.set_defaults(run=_atc)
+    p = _command(sub, "accuracy", _accuracy,
+                 "score msame's or ais_bench's TXT output")
+    _option(p, "--label-folder", "--LABEL_FLODER", "--label-dir",
+            required=True, help="the converted labels, bin/label_{bs}")
+    _option(p, "--predict-folder", "--PREDICT_FLODER", "--predict-dir",
+            required=True,
+            help="the tool's --output folder (one run) or its run folder")
+    _option(p, "--show-errors", type=int, default=0,
+            help="list the first N misclassified samples")
 
-    p = sub.add_parser("msame-command", help="print the msame command")
-    p.add_argument("--model", default="sphereface.om")
-    p.add_argument("--input", default="bin/image_1")
-    p.add_argument("--output", default="out")
-    p.add_argument("--batch_size", "--batch-size", "--dymBatch", type=int,
-                   default=1)
-    p.set_defaults(run=_msame)
+    p = _command(sub, "atc-command", _atc, "print the atc command")
+    _option(p, "--model", default="sphereface.pb", help="the frozen graph")
+    _option(p, "--output", default="sphereface",
+            help="the om path without .om")
+    _option(p, "--soc-version", "--soc_version", default="Ascend310",
+            help="from npu-smi info")
+    _option(p, "--precision-mode", "--precision_mode",
+            default="force_fp16", help="atc --precision_mode")
 
-    p = sub.add_parser("run-cpu", help="run the .pb like msame, on the CPU")
-    p.add_argument("--pb", default="sphereface.pb")
-    p.add_argument("--input", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--batch_size", "--batch-size", type=int, required=True)
-    p.set_defaults(run=_run_cpu)
+    p = _command(sub, "msame-command", _msame, "print the msame command")
+    _option(p, "--model", default="sphereface.om", help="the om")
+    _option(p, "--input", default="bin/image_1", help="folder of .bin")
+    _option(p, "--output", default="out", help="msame --output")
+    _option(p, "--batch-size", "--batch_size", "--dymBatch", type=int,
+            default=1, help="the gear (msame --dymBatch)")
+
+    p = _command(sub, "run-cpu", _run_cpu,
+                 "run the .pb on the CPU, writing msame's output layout")
+    _option(p, "--pb", default="sphereface.pb", help="the frozen graph")
+    _option(p, "--input", required=True, help="folder of .bin files")
+    _option(p, "--output", required=True,
+            help="parent of the new run folder")
+    _option(p, "--batch-size", "--batch_size", type=int, required=True,
+            help="images per .bin file")
     return top
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    for dest, shown in args.required:
+        if getattr(args, dest, None) is None:
+            args.parser.error(f"the argument {shown} is required")
     try:
         args.run(args)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a message, no traceback
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     return 0
 
 

@@ -31,9 +31,15 @@ def bin_dirs(bin_path, batch_size):
             bin_path / f"label_{batch_size}")
 
 
-def _prepare(folder, pattern, overwrite, extra=()):
-    """Make ``folder`` ready; refuse to mix with or replace others' files."""
-    folder.mkdir(parents=True, exist_ok=True)
+def _own_files(folder, pattern, extra=()):
+    """Files an earlier conversion wrote in ``folder``; refuse others'.
+
+    Only looks: nothing is removed until every check has passed.
+    """
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: exists and is not a folder")
     ours, foreign = [], []
     for path in folder.iterdir():
         own = pattern.match(path.name) or path.name in extra
@@ -43,18 +49,42 @@ def _prepare(folder, pattern, overwrite, extra=()):
             f"{folder}: holds files this tool did not write "
             f"({', '.join(sorted(p.name for p in foreign)[:3])}...); "
             "choose an empty folder")
-    if ours and not overwrite:
-        raise FileExistsError(
-            f"{folder}: already holds {len(ours)} converted files; pass "
-            "overwrite=True (--overwrite) to replace them")
-    for path in ours:
-        path.unlink()
+    return ours
+
+
+def _as_unit_floats(images):
+    """float32 images in [0, 1]; uint8 scaled by 1/255 (and said so)."""
+    if images.dtype == np.uint8:
+        return (images / 255.0).astype(np.float32), \
+            "uint8 images scaled to [0, 1] (divided by 255)"
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(f"images are {images.dtype}; expected float in "
+                         "[0, 1] (or uint8 0-255, scaled here)")
+    low, high = float(np.min(images)), float(np.max(images))
+    if not (np.isfinite(low) and np.isfinite(high) and 0 <= low
+            and high <= 1):
+        raise ValueError(f"images range over [{low:g}, {high:g}]; the "
+                         "network expects float images in [0, 1]")
+    return images.astype(np.float32), None
+
+
+def _check_labels(labels, count):
+    if labels.ndim != 1:
+        raise ValueError(f"labels have shape {labels.shape}, expected [n]")
+    if len(labels) != count:
+        raise ValueError(f"{count} images but {len(labels)} labels")
+    if not (np.issubdtype(labels.dtype, np.integer)
+            or np.all(labels == np.round(labels))):
+        raise ValueError("labels must be class ids (whole numbers)")
 
 
 def convert_to_bin(images, labels, bin_path, batch_size, overwrite=False):
-    """Write ``images`` ``[n, 28, 28, 1]`` float32 and ``labels`` ``[n]``.
+    """Write ``images`` ``[n, 28, 28, 1]`` and ``labels`` ``[n]``.
 
-    Returns the manifest (a dict).  Every image is written: ``ceil(n /
+    Images must be float in [0, 1] (training's scaling); uint8 images
+    are scaled by 1/255 and the manifest's ``note`` says so.  Every
+    check (sizes, values, both folders) passes before anything is
+    written or replaced.  Returns the manifest (a dict): ``ceil(n /
     batch_size)`` files, the last one padded.
     """
     images = np.asarray(images)
@@ -64,14 +94,22 @@ def convert_to_bin(images, labels, bin_path, batch_size, overwrite=False):
     if images.shape[1:] != (28, 28, 1):
         raise ValueError(f"images have shape {images.shape}, expected "
                          "[n, 28, 28, 1]")
-    if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
     if len(images) == 0:
         raise ValueError("no images to convert")
+    _check_labels(labels, len(images))
+    images, note = _as_unit_floats(images)
     image_dir, label_dir = bin_dirs(bin_path, batch_size)
-    _prepare(image_dir, _IMAGE_FILE, overwrite)
-    _prepare(label_dir, _LABEL_FILE, overwrite, extra=(MANIFEST,))
-    images = images.astype(np.float32)
+    earlier = (_own_files(image_dir, _IMAGE_FILE)
+               + _own_files(label_dir, _LABEL_FILE, extra=(MANIFEST,)))
+    if earlier and not overwrite:
+        raise FileExistsError(
+            f"{image_dir.parent}: already holds {len(earlier)} files of "
+            f"an earlier conversion at batch size {batch_size}; pass "
+            "overwrite=True (--overwrite) to replace them")
+    for path in earlier:
+        path.unlink()
+    image_dir.mkdir(parents=True, exist_ok=True)
+    label_dir.mkdir(exist_ok=True)
     files = -(-len(images) // batch_size)
     for index in range(files):
         rows = slice(index * batch_size, (index + 1) * batch_size)
@@ -85,6 +123,8 @@ def convert_to_bin(images, labels, bin_path, batch_size, overwrite=False):
     manifest = {"batch_size": int(batch_size), "samples": len(images),
                 "files": files, "padded": files * batch_size - len(images),
                 "input": "input_x float32 NHWC [bs, 28, 28, 1] in [0, 1]"}
+    if note:
+        manifest["note"] = note
     (label_dir / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return manifest
 

@@ -1,15 +1,15 @@
-"""``atc`` and ``msame``: the commands, and running them when present.
+"""``atc``, ``msame`` and ``ais_bench``: their commands, and running them.
 
-Both come with Huawei's CANN toolkit and cannot be installed from a
-package registry.  Where ``msame`` is missing, :func:`run_pb_like_msame`
-runs the frozen graph on the CPU and writes msame's exact layout, so the
-scoring code downstream is the same either way.
+They come with (or are built against) Huawei's CANN toolkit and cannot
+be installed from a package registry; :mod:`.toolkit` finds them.  Each
+``run_`` function checks the inputs first (a dynamic-batch om does not
+check a file's size on the device), reads the tool's log for errors
+(msame often exits 0 on failure) and checks that every input got its
+output.  Where there is no toolkit, :func:`run_pb_like_msame` runs the
+frozen graph on the CPU and writes msame's exact layout.
 """
 
-import os
-import shlex
-import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +20,14 @@ from sphereface.ascend.msame_format import (
     new_stamp_dir,
     output_name,
 )
+from sphereface.ascend.toolkit import (
+    ToolError,
+    run_tool,
+    which_after_sourcing,
+)
 
 ATC_SUCCESS = "ATC run success"
 GEARS = (1, 4, 8, 16, 32)
-_STANDARD_TOOLKIT = Path("/usr/local/Ascend/ascend-toolkit")
 
 
 def atc_command(model="sphereface.pb", output="sphereface",
@@ -49,50 +53,33 @@ def atc_command(model="sphereface.pb", output="sphereface",
     return args
 
 
-def _set_env_script():
-    home = os.environ.get("ASCEND_TOOLKIT_HOME")
-    for root in ([Path(home)] if home else []) + [_STANDARD_TOOLKIT / "latest",
-                                                  _STANDARD_TOOLKIT]:
-        script = root / "set_env.sh"
-        if script.is_file():
-            return script
-    return None
+def run_atc(set_env, cwd, env=None, **kwargs):
+    """Convert the ``.pb`` with atc after sourcing ``set_env``.
 
-
-def _run(args):
-    """Run a CANN tool, sourcing the toolkit's set_env.sh if there is one."""
-    script = _set_env_script()
-    if script:
-        command = f"source {shlex.quote(str(script))} && {shlex.join(args)}"
-        args = ["bash", "-c", command]
-    return subprocess.run(args, capture_output=True, text=True, check=False)
-
-
-def run_atc(**kwargs):
-    """Convert the ``.pb`` with atc; return the ``.om`` path, or None.
-
-    Returns None (and says so) when atc is not on the PATH.  Raises with
-    atc's output when the success line is missing.
+    Returns the ``.om`` path.  atc missing from the sourced PATH, or its
+    success line missing, raises :class:`ToolError` with atc's output.
+    Runs in ``cwd`` (atc leaves files such as ``fusion_result.json`` in
+    its working folder).
     """
-    if shutil.which("atc") is None:
-        print("atc is not installed here (it comes with the CANN toolkit); "
-              "run the command above on a machine that has it")
-        return None
-    args = atc_command(**kwargs)
-    result = _run(args)
+    if which_after_sourcing("atc", set_env) is None:
+        raise ToolError(f"{set_env}: sourced, but atc is not on the PATH "
+                        "it sets (is this a runtime-only install?)")
+    output = Path(kwargs.get("output", "sphereface"))
+    result = run_tool(atc_command(**kwargs), set_env, cwd=cwd, env=env)
     log = result.stdout + result.stderr
     if ATC_SUCCESS not in log:
-        raise RuntimeError(f"atc failed (exit {result.returncode}):\n{log}")
-    output = Path(kwargs.get("output", "sphereface"))
-    candidates = sorted(output.parent.glob(output.name + "*.om"),
+        raise ToolError(f"atc failed on {kwargs.get('model')} (exit "
+                        f"{result.returncode}):\n{log.strip()}")
+    om = Path(cwd) / output if not output.is_absolute() else output
+    candidates = sorted(om.parent.glob(om.name + "*.om"),
                         key=lambda p: p.stat().st_mtime)
     if not candidates:
-        raise RuntimeError(f"atc reported success but wrote no {output}.om")
+        raise ToolError(f"atc reported success but wrote no {om}.om")
     return candidates[-1]
 
 
 def msame_command(model, input_dir, output_dir, batch_size=None,
-                  outfmt="TXT", device=0):
+                  outfmt="TXT", device=0, program="msame"):
     """The ``msame`` argument list for a folder of ``.bin`` inputs.
 
     Checks msame's silent pitfalls: the model path must contain ``.om``;
@@ -107,7 +94,7 @@ def msame_command(model, input_dir, output_dir, batch_size=None,
     if outfmt not in ("TXT", "BIN"):
         raise ValueError(f"outfmt={outfmt!r}: msame knows 'TXT' and 'BIN' "
                          "(upper case)")
-    args = ["msame", f"--model={model}", f"--input={input_dir}",
+    args = [str(program), f"--model={model}", f"--input={input_dir}",
             f"--output={output_dir}", f"--outfmt={outfmt}",
             f"--device={device}"]
     if batch_size is not None:
@@ -115,8 +102,21 @@ def msame_command(model, input_dir, output_dir, batch_size=None,
     return args
 
 
-def _input_files(input_dir):
-    """msame's directory mode: every entry not starting with '.', sorted."""
+def ais_bench_command(model, input_dir, output_dir, batch_size, device=0,
+                      python=sys.executable):
+    """The ``python -m ais_bench`` argument list (TXT output)."""
+    return [str(python), "-m", "ais_bench", "--model", str(model),
+            "--input", str(input_dir), "--output", str(output_dir),
+            "--outfmt", "TXT", "--dymBatch", str(batch_size),
+            "--device", str(device)]
+
+
+def check_bins(input_dir, batch_size):
+    """The input files of a folder, each checked to hold one batch.
+
+    msame's directory mode reads every entry not starting with '.', in
+    sorted order; each must be ``batch_size`` float32 images exactly.
+    """
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise FileNotFoundError(f"{input_dir}: no such folder")
@@ -124,47 +124,96 @@ def _input_files(input_dir):
                    if not p.name.startswith("."))
     if not files:
         raise FileNotFoundError(f"{input_dir}: no input files")
+    expected = batch_size * IMAGE_BYTES
+    for path in files:
+        size = path.stat().st_size
+        if size != expected:
+            raise ValueError(
+                f"{path}: {size} bytes, but batch size {batch_size} needs "
+                f"{expected} ({batch_size} x 28 x 28 x 1 float32)")
     return files
 
 
-def _new_run_folder(output_dir, before):
+def _new_run_folder(output_dir, before, tool):
     after = {p for p in Path(output_dir).iterdir() if p.is_dir()}
     new = sorted(after - before)
     if len(new) != 1:
-        raise RuntimeError(f"{output_dir}: expected one new msame run "
-                           f"folder, found {len(new)}")
+        raise ToolError(f"{output_dir}: expected one new {tool} run "
+                        f"folder, found {len(new)}")
     return new[0]
 
 
-def _check_outputs(folder, inputs):
-    expected = {output_name(p) for p in inputs}
-    found = {p.name for p in folder.iterdir() if p.name.endswith(
-        "_output_0.txt")}
+def _check_outputs(folder, inputs, name_of):
+    expected = {name_of(p) for p in inputs}
+    found = {p.name for p in folder.iterdir()}
     missing = sorted(expected - found)
     if missing:
-        raise RuntimeError(f"{folder}: {len(missing)} of {len(expected)} "
-                           f"outputs missing, e.g. {missing[0]}")
+        raise ToolError(f"{folder}: {len(missing)} of {len(expected)} "
+                        f"outputs missing, e.g. {missing[0]}")
 
 
-def run_msame(model, input_dir, output_dir, batch_size=None, device=0):
-    """Run msame on a folder of inputs; return its run folder, or None.
+def _first_error(log):
+    """``(input file, error lines)`` of msame's first failure, or None."""
+    current = None
+    for line in log.splitlines():
+        if "start to process file:" in line:
+            current = line.split("start to process file:", 1)[1].strip()
+        elif "[ERROR]" in line:
+            errors = [x for x in log.splitlines() if "[ERROR]" in x]
+            return current, "\n".join(errors[:5])
+    return None
 
-    msame often exits 0 on failure, so its stdout is checked for
-    ``[ERROR]`` and the run folder for one output per input file.
-    """
-    if shutil.which("msame") is None:
-        return None
-    inputs = _input_files(input_dir)
+
+def _output_dir(output_dir):
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    before = {p for p in output_dir.iterdir() if p.is_dir()}
-    result = _run(msame_command(model, input_dir, output_dir, batch_size,
-                                device=device))
-    if "[ERROR]" in result.stdout or result.returncode != 0:
-        raise RuntimeError(f"msame failed (exit {result.returncode}):\n"
-                           f"{result.stdout}{result.stderr}")
-    folder = _new_run_folder(output_dir, before)
-    _check_outputs(folder, inputs)
+    return output_dir, {p for p in output_dir.iterdir() if p.is_dir()}
+
+
+def run_msame(msame, set_env, model, input_dir, output_dir, batch_size,
+              env=None):
+    """Run msame on a folder of inputs; return its new run folder.
+
+    The inputs' sizes are checked first.  An ``[ERROR]`` in msame's log
+    (often with exit status 0) raises :class:`ToolError` naming the
+    input file that failed; so does a missing output.
+    """
+    inputs = check_bins(input_dir, batch_size)
+    output_dir, before = _output_dir(output_dir)
+    result = run_tool(msame_command(model, input_dir, output_dir,
+                                    batch_size, program=msame),
+                      set_env, env=env)
+    log = result.stdout + result.stderr
+    failure = _first_error(log)
+    if failure or result.returncode != 0:
+        where = failure[0] if failure and failure[0] else model
+        detail = failure[1] if failure else log.strip()[-2000:]
+        raise ToolError(f"msame failed on {where} (exit "
+                        f"{result.returncode}):\n{detail}")
+    folder = _new_run_folder(output_dir, before, "msame")
+    _check_outputs(folder, inputs, output_name)
+    return folder
+
+
+def run_ais_bench(set_env, model, input_dir, output_dir, batch_size,
+                  env=None):
+    """Run ``python -m ais_bench`` on a folder of inputs; its run folder.
+
+    ais_bench writes ``<stem up to the first '.'>_0.txt`` into a
+    ``%Y_%m_%d-%H_%M_%S`` folder (and a summary file beside it); it
+    raises on failure, so a non-zero exit is the error.
+    """
+    inputs = check_bins(input_dir, batch_size)
+    output_dir, before = _output_dir(output_dir)
+    result = run_tool(ais_bench_command(model, input_dir, output_dir,
+                                        batch_size), set_env, env=env)
+    if result.returncode != 0:
+        log = (result.stdout + result.stderr).strip()[-2000:]
+        raise ToolError(f"ais_bench failed on {input_dir} (exit "
+                        f"{result.returncode}):\n{log}")
+    folder = _new_run_folder(output_dir, before, "ais_bench")
+    _check_outputs(folder, inputs,
+                   lambda p: p.name.split(".")[0] + "_0.txt")
     return folder
 
 
@@ -178,14 +227,7 @@ def run_pb_like_msame(pb, input_dir, output_dir, batch_size,
     """
     from sphereface.export import run_pb
 
-    inputs = _input_files(input_dir)
-    expected = batch_size * IMAGE_BYTES
-    for path in inputs:
-        size = path.stat().st_size
-        if size != expected:
-            raise ValueError(
-                f"{path}: {size} bytes, but batch size {batch_size} needs "
-                f"{expected} ({batch_size} x 28 x 28 x 1 float32)")
+    inputs = check_bins(input_dir, batch_size)
     images = np.concatenate([np.fromfile(p, np.float32) for p in inputs])
     images = images.reshape(-1, 28, 28, 1)
     results = run_pb(pb, images, batch_size, outputs)
@@ -196,17 +238,3 @@ def run_pb_like_msame(pb, input_dir, output_dir, batch_size,
             (folder / output_name(path, k)).write_text(
                 format_txt(values[rows]))
     return folder
-
-
-def infer(pb, om, input_dir, output_dir, batch_size):
-    """msame on the om when msame is installed, else the pb on the CPU.
-
-    Returns ``(run_folder, how)``; ``how`` says which path ran.
-    """
-    folder = None
-    if om is not None:
-        folder = run_msame(om, input_dir, output_dir, batch_size)
-    if folder is not None:
-        return folder, "msame on the Ascend NPU"
-    folder = run_pb_like_msame(pb, input_dir, output_dir, batch_size)
-    return folder, "msame not found: the .pb on the CPU (msame's layout)"
