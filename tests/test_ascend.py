@@ -278,8 +278,8 @@ def test_accuracy_without_manifest_takes_batch_from_first_file(tmp_path):
     result = accuracy(labels, run)
     assert (result.correct, result.total) == (9, 10)
     assert result.errors == [(9, 3, 8)]  # sample 9: the last batch's 2nd
-    assert result.notes == [f"no manifest in {labels}: batch size 4 "
-                            "taken from 1_label.txt"]
+    assert result.notes == [(f"no manifest in {labels}: batch size 4 "
+                             "taken from 1_label.txt")]
 
 
 def test_accuracy_of_an_older_msame_whole_buffer(batch4):
@@ -291,10 +291,10 @@ def test_accuracy_of_an_older_msame_whole_buffer(batch4):
     result = accuracy(labels, run)
     assert (result.correct, result.total) == (8, 10)
     assert result.errors == [(3, 1, 7), (9, 3, 8)]
-    assert result.notes == ["each prediction file holds 32 values (an "
-                            "older msame writes the whole buffer of the "
-                            "largest gear): the first 4 of each are "
-                            "scored"]
+    assert result.notes == [("each prediction file holds 32 values (an "
+                             "older msame writes the whole buffer of the "
+                             "largest gear): the first 4 of each are "
+                             "scored")]
     (run / "2_image_output_0.txt").write_text("5 9 2 6 0 0 ")
     with pytest.raises(ValueError, match="2_image_output_0.txt: 6 "
                        "predictions, expected 4 \\(or 32 like the others"):

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import make_mnist
 
+from conftest import make_mnist
 from sphereface.ascend.__main__ import parser
 
 

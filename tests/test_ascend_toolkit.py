@@ -34,8 +34,10 @@ def test_no_toolkit_anywhere(places):
                                           ("user", "cann"),
                                           ("root", "cann")])
 def test_standard_places_in_order(places, first, second):
-    assert find_set_env() == install(places[second])
-    assert find_set_env() == install(places[first])  # nothing cached
+    later = install(places[second])
+    assert find_set_env() == later
+    earlier = install(places[first])
+    assert find_set_env() == earlier  # nothing cached
 
 
 def test_set_env_in_latest_is_found(places):

@@ -134,8 +134,9 @@ def _batch_size(label_dir, labels, manifest):
         return int(manifest["batch_size"]), []
     first = labels[min(labels)]
     size = len(_read_numbers(first, "label"))
-    return size, [f"no manifest in {label_dir}: batch size {size} taken "
-                  f"from {first.name}"]
+    note = (f"no manifest in {label_dir}: batch size {size} taken from "
+            f"{first.name}")
+    return size, [note]
 
 
 def accuracy(label_dir, predict_dir):
