@@ -56,16 +56,23 @@ def resolve(requirements, platform, python):
     return pins
 
 
+def _version(text):
+    return tuple(int(part) for part in text.split(".")[:2])
+
+
 @pytest.mark.parametrize("python", ["3.9", "3.11"])
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
-def test_requirements_resolve(platform, python):
-    pins = resolve(REQUIREMENTS, platform, python)
+@pytest.mark.parametrize("source", ["requirements.txt", "pyproject.toml"])
+def test_requirements_resolve(source, platform, python):
+    pins = resolve(ROOT / source, platform, python)
     wanted = PLATFORMS[platform]
     other = ({"tensorflow", "tensorflow-cpu"} - {wanted}).pop()
     assert wanted in pins, f"no {wanted} for {platform}: {sorted(pins)}"
     assert other not in pins, f"{other} on {platform}"
-    for name in ("numpy", "jupyter-book", "nbval", "onnxruntime"):
-        assert name in pins
+    assert "numpy" in pins
+    # TensorFlow 2.19 and later crash at import with protobuf 3.20.
+    if _version(pins[wanted]) >= (2, 19):
+        assert _version(pins["protobuf"]) >= (4, 0), pins["protobuf"]
 
 
 def test_unmarked_tensorflow_cpu_fails_on_aarch64(tmp_path):
@@ -76,16 +83,9 @@ def test_unmarked_tensorflow_cpu_fails_on_aarch64(tmp_path):
         resolve(plain, "aarch64-manylinux_2_28", "3.11")
 
 
-def test_pyproject_has_the_same_markers():
-    """``pip install .`` picks TensorFlow like ``requirements.txt``."""
+def test_pyproject_supports_python_39():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'requires-python = ">=3.9"' in text
-    markers = [line.partition(";")[2].strip()
-               for line in REQUIREMENTS.read_text().splitlines()
-               if line.startswith("tensorflow")]
-    assert len(markers) == 2 and all(markers)
-    for marker in markers:
-        assert marker in text, marker
 
 
 def test_vermin_python_39():
