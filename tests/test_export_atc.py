@@ -52,12 +52,16 @@ def test_flatten_is_a_constant_reshape(pb):
     assert flatten == [[-1, 7 * 7 * 64]]
 
 
-def test_keras_flatten_emits_shape_arithmetic():
-    """What constant_reshapes removes is there before it runs."""
+def test_computed_batch_size_becomes_a_constant():
+    """Keras (3.15) flattens like this; constant_reshapes folds it."""
     spec = tf.TensorSpec([None, 7, 7, 64], tf.float32, name="x")
-    flatten = keras.layers.Flatten()
-    graph = tf.function(lambda x: tf.identity(flatten(x), name="output"),
-                        input_signature=[spec]).get_concrete_function()
+
+    def flatten(x):
+        shape = tf.stack([tf.shape(x)[0], 7 * 7 * 64])
+        return tf.identity(tf.reshape(x, shape), name="output")
+
+    graph = tf.function(flatten, input_signature=[spec]
+                        ).get_concrete_function()
     graph_def = graph.graph.as_graph_def()
     assert SHAPE_OPS <= {node.op for node in graph_def.node}
     folded = export.constant_reshapes(graph_def)
