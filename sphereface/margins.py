@@ -16,6 +16,14 @@ KINDS = ("softmax", "modified", "a-softmax", "cosface", "arcface")
 # Smallest squared norm used when dividing by |x|: keeps values and
 # gradients finite for a zero feature.
 _EPS = 1e-12
+# SphereFace-20's published lambda schedule (the only place these
+# numbers are written): lambda starts at 1000 and anneals to its floor
+# of 5 at step 1,659 of the official 28,000-step run.
+LAMBDA_BASE = 1000.0
+LAMBDA_GAMMA = 0.12
+LAMBDA_POWER = 1.0
+LAMBDA_MIN = 5.0
+OFFICIAL_STEPS = 28000
 
 
 def chebyshev_cos_m_theta(cos_theta, m):
@@ -53,11 +61,11 @@ def psi(cos_theta, m):
     return sign * chebyshev_cos_m_theta(cos_theta, m) - 2.0 * k
 
 
-def lambda_schedule(step, base=1000.0, gamma=0.12, power=1.0,
-                    lambda_min=5.0):
+def lambda_schedule(step, base=LAMBDA_BASE, gamma=LAMBDA_GAMMA,
+                    power=LAMBDA_POWER, lambda_min=LAMBDA_MIN):
     """lambda = max(lambda_min, base * (1 + gamma * step) ** -power).
 
-    The official SphereFace-20 defaults: lambda starts at 1000 (nearly
+    The defaults are SphereFace-20's: lambda starts at 1000 (nearly
     plain softmax) and anneals to its floor of 5 at step 1,659.
     """
     step = tf.cast(step, tf.float32)
@@ -149,8 +157,9 @@ class MarginHead(keras.layers.Layer):
     """
 
     def __init__(self, num_classes=10, kind="a-softmax", m=4, margin=None,
-                 scale=16.0, lambda_base=1000.0, lambda_gamma=0.12,
-                 lambda_power=1.0, lambda_min=5.0, **kwargs):
+                 scale=16.0, lambda_base=LAMBDA_BASE,
+                 lambda_gamma=LAMBDA_GAMMA, lambda_power=LAMBDA_POWER,
+                 lambda_min=LAMBDA_MIN, **kwargs):
         super().__init__(**kwargs)
         if kind not in KINDS:
             raise ValueError(f"kind={kind!r}; expected one of {KINDS}")

@@ -2,9 +2,11 @@
 
 A run is described by a :class:`TrainConfig`.  ``train(config)`` returns
 a :class:`Trained` (backbone, head, history) and stores the weights and
-history under a key derived from the configuration, so a chapter that
-asks for the same configuration again loads it in seconds, and any
-chapter can get a trained network without another notebook having run.
+history under a key derived from the configuration, the data it trained
+on and the version of the code that sets the weights, so a chapter that
+asks for the same run again loads it in seconds, any chapter can get a
+trained network without another notebook having run, and a changed
+dataset or training code never gets an old network back.
 """
 
 from __future__ import annotations
@@ -21,12 +23,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sphereface import data, metrics
+from sphereface import data, margins, metrics
 from sphereface.model import build_backbone, build_head, inference_model
 from sphereface.progress import progress
 
-CACHE_VERSION = 1  # bump when a change to the code invalidates old runs
+# The version of the code that determines a configuration's weights
+# (data pipeline, augmentation, backbones, heads, training step,
+# optimiser) and what a run records.  Part of every cache key: bump it
+# with any change that alters the weights or history a configuration
+# trains, so that no older network is loaded for the new code.
+WEIGHTS_VERSION = 2
 SNAPSHOT_SIZE = 1000  # test images whose 2-D features are kept
+# Names of lambda schedules (A-Softmax): ``official`` is SphereFace-20's
+# (margins.LAMBDA_*), ``scaled`` the same with gamma scaled to the run's
+# length, ``none`` lambda = 0 (the full margin from the first step),
+# ``custom`` any other numbers.
+SCHEDULES = ("official", "scaled", "none", "custom")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +46,9 @@ class TrainConfig:
     """Everything that determines a trained network.
 
     ``lambda_*`` are the A-Softmax schedule (official SphereFace-20
-    defaults); ``margin``/``scale`` are CosFace's and ArcFace's.
+    defaults) and ``schedule`` its name in results tables (one of
+    :data:`SCHEDULES`, checked against the numbers);
+    ``margin``/``scale`` are CosFace's and ArcFace's.
     ``shift`` (pixels), ``rotation`` (degrees) and ``zoom`` (fraction)
     bound the random augmentation of each training image.
     ``train_size`` limits the training images (fast mode); ``classes``
@@ -45,10 +59,11 @@ class TrainConfig:
     m: int = 4
     embedding_dim: int = 64
     backbone: str = "small"
-    lambda_base: float = 1000.0
-    lambda_gamma: float = 0.12
-    lambda_power: float = 1.0
-    lambda_min: float = 5.0
+    lambda_base: float = margins.LAMBDA_BASE
+    lambda_gamma: float = margins.LAMBDA_GAMMA
+    lambda_power: float = margins.LAMBDA_POWER
+    lambda_min: float = margins.LAMBDA_MIN
+    schedule: str = "official"
     margin: float | None = None
     scale: float = 16.0
     epochs: int = 8
@@ -62,11 +77,52 @@ class TrainConfig:
     classes: tuple[int, ...] | None = None
     num_classes: int = 10
 
+    def __post_init__(self):
+        _check_schedule(self)
+
     def key(self):
-        """A short hash of the configuration: the cache folder's name."""
-        text = json.dumps([CACHE_VERSION, dataclasses.asdict(self)],
-                          sort_keys=True)
+        """A short hash of the configuration alone (see :func:`cache_key`)."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_schedule(config):
+    """The schedule's name must say what its numbers do."""
+    official = {"lambda_base": margins.LAMBDA_BASE,
+                "lambda_gamma": margins.LAMBDA_GAMMA,
+                "lambda_power": margins.LAMBDA_POWER,
+                "lambda_min": margins.LAMBDA_MIN}
+    expected = {"official": official,
+                "scaled": {k: v for k, v in official.items()
+                           if k != "lambda_gamma"},
+                "none": {"lambda_base": 0.0, "lambda_min": 0.0},
+                "custom": {}}
+    if config.schedule not in expected:
+        raise ValueError(f"schedule={config.schedule!r}; expected one of "
+                         f"{SCHEDULES}")
+    for field, value in expected[config.schedule].items():
+        if getattr(config, field) != value:
+            raise ValueError(
+                f"{field}={getattr(config, field)!r} is not the "
+                f"{config.schedule!r} schedule's {value!r}: name the "
+                "schedule that runs (schedule='custom' for other numbers)")
+
+
+def data_fingerprint(*arrays):
+    """A hash of the arrays' shapes, types and bytes (the data used)."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def cache_key(config, fingerprint):
+    """The cache folder's name: configuration, data and code version."""
+    text = json.dumps([WEIGHTS_VERSION, dataclasses.asdict(config),
+                       fingerprint], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclasses.dataclass
@@ -148,16 +204,20 @@ def _history_keys(config):
                    if config.embedding_dim == 2 else [])
 
 
-def _complete(folder, config):
-    """A cache entry is used only if it holds all this code records.
+def _complete(folder, config, check_every=None):
+    """A cache entry is used only if it holds all this run records.
 
     ``history.json`` is written last, so its presence marks finished
-    writes; an entry from older code that recorded less is retrained.
+    writes; an entry from older code that recorded less, or one without
+    the accuracy checks this run asks for, is retrained.
     """
     path = folder / "history.json"
     if not path.is_file():
         return False
-    return set(_history_keys(config)) <= set(json.loads(path.read_text()))
+    history = json.loads(path.read_text())
+    if check_every and history.get("check_every") != check_every:
+        return False
+    return set(_history_keys(config)) <= set(history)
 
 
 def _load(config, folder):
@@ -183,28 +243,30 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
     ``history["checks"]`` with the training time so far (evaluation
     time is never counted in ``train_seconds``); with ``until`` the
     run stops at the first check that reaches that accuracy (and is
-    not cached: it is not the run the configuration describes).  For a
+    neither loaded from nor stored in the cache: it is not the run the
+    configuration describes).  For a
     2-D embedding the features of the first ``SNAPSHOT_SIZE`` test
     images are kept after every epoch (``history["snapshots"]``, labels
     in ``history["snapshot_labels"]``), so they can be shown moving.
     """
-    folder = cache_dir() / config.key()
-    if use_cache and _complete(folder, config):
+    (x_train, y_train), (x_test, y_test) = mnist or data.load_mnist()
+    x_train, y_train = _select(x_train, y_train, config)
+    x_test, y_test = _select(x_test, y_test,
+                             dataclasses.replace(config, train_size=None))
+    fingerprint = data_fingerprint(x_train, y_train, x_test, y_test)
+    folder = cache_dir() / cache_key(config, fingerprint)
+    if use_cache and not until and _complete(folder, config, check_every):
         trained = _load(config, folder)
         if verbose:
             margin = f" m={config.m}" if config.head == "a-softmax" else ""
             print(f"loaded {config.head}{margin}, {config.embedding_dim}-d, "
                   f"seed {config.seed} from the cache")
         return trained
-    (x_train, y_train), (x_test, y_test) = mnist or data.load_mnist()
-    x_train, y_train = _select(x_train, y_train, config)
-    x_test, y_test = _select(x_test, y_test,
-                             dataclasses.replace(config, train_size=None))
     strategy = strategy or tf.distribute.get_strategy()
     steps_per_epoch = max(1, len(x_train) // config.batch_size)
     backbone, head, step_fn = prepare(config, steps_per_epoch, strategy)
     history = {key: [] for key in _history_keys(config)}
-    history["checks"] = []
+    history["checks"], history["check_every"] = [], check_every
     if "snapshots" in history:
         history["snapshot_labels"] = y_test[:SNAPSHOT_SIZE].tolist()
     clock, reached = _Clock(), False
@@ -255,16 +317,17 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
     history["train_seconds"] = clock.seconds()
     history["steps"] = int(head.step.numpy())
     if use_cache and not reached:
-        _save(folder, config, backbone, head, history)
+        _save(folder, config, fingerprint, backbone, head, history)
     return Trained(config, backbone, head, history)
 
 
-def _save(folder, config, backbone, head, history):
+def _save(folder, config, fingerprint, backbone, head, history):
     folder.mkdir(parents=True, exist_ok=True)
     backbone.save_weights(folder / "backbone.weights.h5")
     np.savez(folder / "head.npz", *head.get_weights())
-    (folder / "config.json").write_text(
-        json.dumps(dataclasses.asdict(config), indent=1))
+    (folder / "config.json").write_text(json.dumps(
+        {"config": dataclasses.asdict(config), "data": fingerprint,
+         "weights_version": WEIGHTS_VERSION}, indent=1))
     # written last: its presence marks a complete cache entry
     (folder / "history.json").write_text(json.dumps(history, indent=1))
 

@@ -83,7 +83,41 @@ def test_results_merge_by_run_key(tmp_path, monkeypatch):
         ("a-softmax", 0, 2), ("softmax", 0, 3), ("softmax", 1, 4)]
 
 
-def test_schedule_name():
+def test_schedule_name_is_the_one_asked_for():
     for schedule in ("scaled", "official", "none"):
         config = experiments.book_config(schedule=schedule, fast=False)
-        assert experiments.schedule_name(config) == schedule
+        assert config.schedule == schedule
+        assert experiments.run_fields(config)["schedule"] == schedule
+    # the gamma of a short scaled run can equal the official one: the
+    # name still says which schedule ran
+    steps = margins.OFFICIAL_STEPS
+    same = experiments.book_config(fast=False, epochs=1, batch_size=1,
+                                   train_size=steps)
+    assert same.lambda_gamma == margins.LAMBDA_GAMMA
+    assert experiments.run_fields(same)["schedule"] == "scaled"
+
+
+def test_gamma_is_scaled_for_the_images_trained_on(tiny_mnist, monkeypatch):
+    from sphereface import data
+    from sphereface.train import train
+
+    (_, labels), _ = tiny_mnist
+    monkeypatch.setattr(data, "load_mnist", lambda: tiny_mnist)
+    experiments._digit_counts.cache_clear()
+    try:
+        config = experiments.book_config(
+            fast=True, classes=(0, 1, 2), num_classes=3, epochs=1,
+            batch_size=16, embedding_dim=2)
+        steps = int(np.isin(labels, (0, 1, 2)).sum()) // 16
+    finally:
+        experiments._digit_counts.cache_clear()
+    assert experiments.steps_of(config) == steps
+    assert config.lambda_gamma == experiments.scaled_gamma(steps)
+    trained = train(config, mnist=tiny_mnist, verbose=False, use_cache=False)
+    assert trained.history["steps"] == steps
+
+
+def test_a_run_without_a_full_batch_is_refused():
+    with pytest.raises(ValueError, match="100 training images make no "
+                       "full batch of 128"):
+        experiments.book_config(fast=True, train_size=100)

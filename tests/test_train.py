@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from sphereface import model
+from sphereface import train as training
 from sphereface.train import TrainConfig, train
 
 
@@ -17,7 +19,8 @@ def temp_cache(tmp_path, monkeypatch):
 
 
 CONFIG = TrainConfig(epochs=3, batch_size=64, embedding_dim=8, shift=0,
-                     lambda_gamma=1.0, learning_rate=3e-3)
+                     lambda_gamma=1.0, schedule="scaled",
+                     learning_rate=3e-3)
 
 
 def test_training_learns_and_records_history(tiny_mnist):
@@ -77,7 +80,7 @@ def test_cache_entry_missing_a_recorded_field_is_retrained(tiny_mnist):
 
     config = TrainConfig(epochs=1, batch_size=64, embedding_dim=2, shift=0)
     train(config, mnist=tiny_mnist, verbose=False)
-    path = cache_dir() / config.key() / "history.json"
+    [path] = cache_dir().glob("*/history.json")
     old = json.loads(path.read_text())
     del old["snapshots"]  # as written by code that kept no snapshots
     path.write_text(json.dumps(old))
@@ -122,9 +125,86 @@ def test_checks_and_stopping_at_an_accuracy(tiny_mnist, tmp_path):
     assert not any((tmp_path / "cache").glob("*/history.json"))
 
 
-def test_config_key_is_stable_and_sensitive():
-    assert TrainConfig().key() == TrainConfig().key()
-    assert TrainConfig(m=3).key() != TrainConfig().key()
+# One changed value per field of TrainConfig, each a valid configuration.
+CHANGED = {"head": "softmax", "m": 3, "embedding_dim": 3,
+           "backbone": "resnet20", "lambda_base": 10.0, "lambda_gamma": 0.5,
+           "lambda_power": 2.0, "lambda_min": 1.0, "schedule": "official",
+           "margin": 0.3, "scale": 30.0, "epochs": 1, "batch_size": 32,
+           "learning_rate": 1e-3, "seed": 1, "shift": 0, "rotation": 5.0,
+           "zoom": 0.2, "train_size": 100, "classes": (0, 1),
+           "num_classes": 2}
+
+
+def test_every_field_data_and_code_version_change_the_cache_key(
+        monkeypatch):
+    base = TrainConfig(schedule="custom")
+    assert set(CHANGED) == {f.name for f in dataclasses.fields(base)}
+    key = training.cache_key(base, "data")
+    keys = {training.cache_key(dataclasses.replace(base, **{name: value}),
+                               "data") for name, value in CHANGED.items()}
+    assert key not in keys and len(keys) == len(CHANGED)
+    assert training.cache_key(TrainConfig(schedule="custom"), "data") == key
+    assert training.cache_key(base, "other data") != key
+    monkeypatch.setattr(training, "WEIGHTS_VERSION",
+                        training.WEIGHTS_VERSION + 1)
+    assert training.cache_key(base, "data") != key
+
+
+def test_data_fingerprint_sees_every_change():
+    rng = np.random.default_rng(0)
+    images = rng.random((6, 28, 28, 1), np.float32)
+    labels = np.arange(6, dtype=np.int32)
+    first = training.data_fingerprint(images, labels)
+    assert training.data_fingerprint(images.copy(), labels.copy()) == first
+    assert training.data_fingerprint(images, labels[::-1]) != first
+    changed = images.copy()
+    changed[3, 5, 5, 0] += 1e-3
+    assert training.data_fingerprint(changed, labels) != first
+    assert training.data_fingerprint(images, labels.astype(np.int64)) != (
+        first)
+    assert training.data_fingerprint(images[:5], labels[:5]) != first
+
+
+def test_a_network_trained_on_other_data_is_not_loaded(tiny_mnist):
+    config = dataclasses.replace(CONFIG, epochs=1)
+    (x, y), test = tiny_mnist
+    first = train(config, mnist=tiny_mnist, verbose=False)
+    permuted = train(config, mnist=((x, np.roll(y, 1)), test),
+                     verbose=False)
+    assert not first.from_cache and not permuted.from_cache
+    assert train(config, mnist=tiny_mnist, verbose=False).from_cache
+
+
+def test_an_entry_without_checks_is_no_hit_for_a_run_asking_for_them(
+        tiny_mnist):
+    config = dataclasses.replace(CONFIG, epochs=1)
+    assert train(config, mnist=tiny_mnist, verbose=False).history[
+        "checks"] == []
+    checked = train(config, mnist=tiny_mnist, verbose=False, check_every=4)
+    assert not checked.from_cache
+    assert [c["step"] for c in checked.history["checks"]] == [4, 8]
+    again = train(config, mnist=tiny_mnist, verbose=False, check_every=4)
+    assert again.from_cache and again.history["checks"] == json.loads(
+        json.dumps(checked.history["checks"]))
+    assert not train(config, mnist=tiny_mnist, verbose=False,
+                     check_every=2).from_cache
+    assert train(config, mnist=tiny_mnist, verbose=False).from_cache
+
+
+def test_schedule_names_must_match_their_numbers():
+    assert TrainConfig().schedule == "official"
+    with pytest.raises(ValueError, match="lambda_gamma=0.5 is not the "
+                       "'official'"):
+        TrainConfig(lambda_gamma=0.5)
+    with pytest.raises(ValueError, match="lambda_min=5.0 is not the 'none'"):
+        TrainConfig(lambda_base=0.0, schedule="none")
+    with pytest.raises(ValueError, match="schedule='cosine'"):
+        TrainConfig(schedule="cosine")
+    assert TrainConfig(lambda_gamma=0.5, schedule="scaled").lambda_gamma == (
+        0.5)
+    assert TrainConfig(lambda_base=0.0, lambda_min=0.0,
+                       schedule="none").schedule == "none"
+    assert TrainConfig(lambda_power=2.0, schedule="custom")
 
 
 def test_inference_model_needs_no_label_and_matches(tiny_mnist):
@@ -171,7 +251,7 @@ def test_mirrored_strategy_on_two_cpu_devices(tmp_path):
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         assert strategy.num_replicas_in_sync == 2
         cfg = TrainConfig(epochs=2, batch_size=64, embedding_dim=8,
-                          shift=0, lambda_gamma=1.0)
+                          shift=0, lambda_gamma=1.0, schedule="scaled")
         t = train(cfg, mnist=((x, y), (x[:100], y[:100])),
                   strategy=strategy, verbose=False)
         h = t.history
@@ -196,6 +276,9 @@ def test_evaluate_record(tiny_mnist):
     assert record["test_accuracy"] == trained.history["test_accuracy"][-1]
     assert (record["head"], record["m"], record["schedule"]) == (
         "a-softmax", 4, "scaled")
+    official = dataclasses.replace(CONFIG, lambda_gamma=0.12,
+                                   schedule="custom")
+    assert experiments.run_fields(official)["schedule"] == "custom"
     assert 0 <= record["criterion_fraction"] <= 1
     assert record["max_intra_deg"] >= record["intra_p95_deg"]
     assert record["min_inter_deg"] <= record["inter_p5_deg"]

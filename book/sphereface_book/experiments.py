@@ -5,16 +5,17 @@ cache entry) is used wherever a network appears, and so that every
 number in a results table is computed the same way.
 """
 
+import functools
 import json
 
 import numpy as np
 
-from sphereface import metrics, verification
+from sphereface import data, margins, metrics, verification
 from sphereface.tables import format_table  # noqa: F401 (chapters' tables)
 from sphereface.train import TrainConfig
 from sphereface_book import RESULTS_DIR, fast_mode, writes_book_files
 
-OFFICIAL_STEPS = 28000  # length of the official SphereFace-20 recipe
+MNIST_TRAIN_IMAGES = 60000
 # Full runs turn and zoom every training image besides shifting it
 # (measured: A-Softmax's three-seed mean went from 99.54% to 99.59%).
 # Fast runs (two epochs on 10,000 images) keep the shifts alone: that is
@@ -31,38 +32,66 @@ def mode_settings(fast=None):
     return dict(FAST if (fast_mode() if fast is None else fast) else FULL)
 
 
-def scaled_gamma(total_steps, gamma=0.12):
+def scaled_gamma(total_steps):
     """gamma that puts lambda's decay at the official run's proportions.
 
     The official schedule reaches its floor at step 1,659 of 28,000
     (6% of the run).  Scaling gamma by 28,000 / total_steps keeps that
     fraction for a run of ``total_steps``.
     """
-    return gamma * OFFICIAL_STEPS / total_steps
+    return margins.LAMBDA_GAMMA * margins.OFFICIAL_STEPS / total_steps
+
+
+@functools.cache
+def _digit_counts():
+    """MNIST's training images per digit (read once per process)."""
+    (_, labels), _ = data.load_mnist()
+    return np.bincount(labels, minlength=10)
+
+
+def train_images(classes=None, train_size=None):
+    """How many MNIST training images a run with these settings uses.
+
+    As ``train`` selects them: the ``classes`` kept (counted in MNIST's
+    labels), then at most ``train_size``.
+    """
+    available = (MNIST_TRAIN_IMAGES if classes is None
+                 else int(_digit_counts()[list(classes)].sum()))
+    return min(available, train_size or available)
+
+
+def _steps(epochs, batch_size, classes=None, train_size=None):
+    per_epoch = train_images(classes, train_size) // batch_size
+    if per_epoch == 0:
+        raise ValueError(
+            f"{train_images(classes, train_size)} training images make no "
+            f"full batch of {batch_size}")
+    return epochs * per_epoch
 
 
 def book_config(head="a-softmax", m=4, embedding_dim=64, seed=0,
                 schedule="scaled", fast=None, **overrides):
     """The configuration a chapter trains; ``schedule`` picks lambda's.
 
-    ``scaled``: gamma scaled to the run length (the book's choice);
-    ``official``: SphereFace-20's gamma = 0.12; ``none``: lambda = 0
-    from the first step (the full margin at once).
+    ``scaled``: gamma scaled to the run length, counted on the images
+    the run trains on (the book's choice); ``official``: SphereFace-20's
+    gamma = 0.12; ``none``: lambda = 0 from the first step (the full
+    margin at once).
     """
     settings = {**mode_settings(fast), **overrides}
-    n_train = settings["train_size"] or 60000
-    steps = settings["epochs"] * (n_train // settings["batch_size"])
+    steps = _steps(settings["epochs"], settings["batch_size"],
+                   settings.get("classes"), settings["train_size"])
     lam = {"scaled": {"lambda_gamma": scaled_gamma(steps)},
            "official": {},
            "none": {"lambda_base": 0.0, "lambda_min": 0.0}}[schedule]
     return TrainConfig(head=head, m=m, embedding_dim=embedding_dim,
-                       seed=seed, **{**lam, **settings})
+                       seed=seed, schedule=schedule, **{**lam, **settings})
 
 
 def steps_of(config):
-    """Optimiser steps in a run of ``config`` (on full MNIST)."""
-    n_train = config.train_size or 60000
-    return config.epochs * (n_train // config.batch_size)
+    """Optimiser steps in a run of ``config`` on MNIST."""
+    return _steps(config.epochs, config.batch_size, config.classes,
+                  config.train_size)
 
 
 def run_fields(config):
@@ -72,7 +101,7 @@ def run_fields(config):
         "m": {"a-softmax": config.m, "modified": 1}.get(config.head),
         "embedding_dim": config.embedding_dim,
         "seed": config.seed,
-        "schedule": (schedule_name(config) if config.head == "a-softmax"
+        "schedule": (config.schedule if config.head == "a-softmax"
                      else None),
         "epochs": config.epochs,
         "trained_digits": list(config.classes or range(10)),
@@ -112,13 +141,6 @@ def label(config):
     if config.head == "a-softmax":
         name += f" m={config.m}"
     return f"{name} ({config.embedding_dim}-d)"
-
-
-def schedule_name(config):
-    """``scaled``, ``official`` or ``none``: which lambda schedule ran."""
-    if config.lambda_base == 0.0:
-        return "none"
-    return "official" if config.lambda_gamma == 0.12 else "scaled"
 
 
 def save_results(records, name, key=RECORD_KEY, write=None):
