@@ -351,23 +351,33 @@ def angle_histograms(panels):
     return fig
 
 
-def roc_curves(panels):
-    """ROC curves with a log FAR axis, one panel per pair set.
+def det_curves(panels):
+    """DET curves: false reject against false accept rate, both log.
 
-    ``panels`` maps a title to ``{run name: (far, tar)}``.
+    ``panels`` maps a title to ``{run name: (far, tar)}``.  On a linear
+    TAR axis near-perfect runs all sit on the 100% line; the log false
+    reject rate (1 - TAR) keeps them apart.  Lower is better, and a
+    curve crosses the dotted diagonal FAR = FRR at its equal error rate.
+    Rates of zero cannot be drawn on a log axis and are left out.
     """
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4), sharey=True)
     for ax, (title, curves) in zip(np.atleast_1d(axes), panels.items()):
         for name, (far, tar) in curves.items():
-            keep = far > 0
-            ax.plot(far[keep], 100 * tar[keep], label=name, lw=1.2)
+            frr = 1 - tar
+            keep = (far > 0) & (frr > 0)
+            ax.plot(100 * far[keep], 100 * frr[keep], label=name, lw=1.2)
+        ax.plot([0.01, 100], [0.01, 100], ls=":", color="0.4", lw=1,
+                label="FAR = FRR (EER)")
         ax.set_xscale("log")
-        ax.set(title=title, xlabel="false accept rate (log scale)",
-               xlim=(1e-3, 1))
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # 0.1, 1, 10, not 10^-1 ...
+            axis.set_major_formatter(lambda value, _: f"{value:g}")
+        ax.set(title=title, xlabel="false accept rate (%, log scale)",
+               xlim=(0.1, 100), ylim=(0.01, 100))
         ax.grid(True, which="major", color="0.9")
-    np.atleast_1d(axes)[0].set_ylabel("true accept rate (%)")
-    np.atleast_1d(axes)[-1].legend(fontsize=8, loc="lower right")
+    np.atleast_1d(axes)[0].set_ylabel("false reject rate (%, log scale)")
+    np.atleast_1d(axes)[-1].legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -388,6 +398,7 @@ def pair_angle_histograms(panels):
         ax.hist(different, bins=bins, alpha=0.6, label="different digits")
         ax.set_title(title, fontsize=10)
         _degrees_axis(ax, "angle between the pair (degrees)")
+        ax.tick_params(labelbottom=True)  # sharex hides them otherwise
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     axes[0, 0].set_ylabel("pairs")
