@@ -38,6 +38,7 @@ class Deployment:
     route: str
     records: list
     results: dict  # gear -> scoring.Accuracy
+    folders: dict  # gear -> the tool's run folder
     om: Path = None
     board_script: Path = None
 
@@ -209,9 +210,9 @@ def deploy(pb, work, images, labels, gears=tools.GEARS,
     if route is None:
         log(f"converted only: copy {om.name}, bin/ and {board.name} from "
             f"{work} to the board and run: bash {board.name}")
-        return Deployment(None, [], {}, om, board)
+        return Deployment(None, [], {}, {}, om, board)
     (work / "out").mkdir(exist_ok=True)
-    results, records = {}, []
+    results, folders, records = {}, {}, []
     precision = "float32" if route == STAND_IN else "force_fp16"
     for gear in gears:
         folder = _run_gear(route, gear, work, om, script, msame_path, pb,
@@ -220,7 +221,7 @@ def deploy(pb, work, images, labels, gears=tools.GEARS,
                                   folder)
         for note in result.notes:
             log(f"gear {gear}: {note}")
-        results[gear] = result
+        results[gear], folders[gear] = result, folder
         records.append({"gear": gear, "route": route,
                         "precision": precision, "correct": result.correct,
                         "total": result.total,
@@ -229,5 +230,5 @@ def deploy(pb, work, images, labels, gears=tools.GEARS,
     log(format_records(records))
     if route == STAND_IN:
         log("(no NPU was used: the CPU stand-in ran every gear)")
-    return Deployment(route, records, results, om, board)
+    return Deployment(route, records, results, folders, om, board)
 
