@@ -61,17 +61,32 @@ def _histogram(angles):
     return np.bincount(bins.ravel(), minlength=_N_BINS)
 
 
-def class_angle_stats(embeddings, labels, chunk=2000, q=0.95):
+def _without_self_pairs(angles, row0, col0):
+    """Block angles as a flat array, minus each sample with itself.
+
+    ``angles[i, j]`` pairs sample ``row0 + i`` with ``col0 + j`` (one
+    class, so the block may cross the diagonal).
+    """
+    rows = np.arange(len(angles))
+    cols = rows + row0 - col0
+    inside = (cols >= 0) & (cols < angles.shape[1])
+    keep = np.ones(angles.shape, bool)
+    keep[rows[inside], cols[inside]] = False
+    return angles[keep]
+
+
+def class_angle_stats(embeddings, labels, chunk=1024, q=0.95):
     """Intra- and inter-class angles over all pairs of samples.
 
     Returns a dict with per-class arrays ``max_intra``, ``intra_q``
     (the ``q`` quantile of intra-class pair angles), ``min_inter`` and
     ``inter_q`` (the ``1 - q`` quantile of angles to other classes), and
     the global ``max_intra_deg``, ``min_inter_deg`` and their quantile
-    variants.  Samples are sorted by class so each class is one block of
-    columns; rows go ``chunk`` at a time and quantiles come from
-    0.01-degree histograms, so memory stays O(chunk * n).  Each pair of
-    different classes is computed once and counted for both classes.
+    variants.  Samples are sorted by class; pairs go in blocks of at
+    most ``chunk`` x ``chunk`` and quantiles come from 0.01-degree
+    histograms, so memory stays O(chunk^2) per worker whatever the
+    number of samples.  Each pair of different classes is computed once
+    and counted for both classes.
     """
     labels = np.asarray(labels)
     order = np.argsort(labels, kind="stable")
@@ -83,30 +98,34 @@ def class_angle_stats(embeddings, labels, chunk=2000, q=0.95):
     intra_hist = np.zeros((k, _N_BINS))
     inter_hist = np.zeros((k, _N_BINS))
 
-    def rows_of_class(ci):
+    def blocks(ci, cj):
+        """Angle blocks between class ci's rows and class cj's."""
+        for row in range(starts[ci], ends[ci], chunk):
+            rows = unit[row:min(row + chunk, ends[ci])]
+            for col in range(starts[cj], ends[cj], chunk):
+                cols = unit[col:min(col + chunk, ends[cj])]
+                yield row, col, _degrees(rows @ cols.T)
+
+    def class_against_later(ci):
         """Class ci against itself and every later class (in a thread:
         numpy's array work releases the GIL)."""
-        lo, hi = starts[ci], ends[ci]
         intra_max, intra_h = 0.0, np.zeros(_N_BINS)
-        inter = {cj: (180.0, np.zeros(_N_BINS)) for cj in range(ci + 1, k)}
-        for start in range(lo, hi, chunk):
-            stop = min(start + chunk, hi)
-            angles = _degrees(unit[start:stop] @ unit[lo:].T)
-            intra = angles[:, :hi - lo]
-            rows = np.arange(stop - start)
-            intra[rows, rows + start - lo] = np.nan  # not a pair
-            intra = intra[~np.isnan(intra)]
-            if intra.size:
-                intra_max = max(intra_max, intra.max())
-                intra_h += _histogram(intra)
-            for cj, (smallest, hist) in list(inter.items()):
-                part = angles[:, starts[cj] - lo:ends[cj] - lo]
-                inter[cj] = (min(smallest, part.min()),
-                             hist + _histogram(part))
+        for row, col, angles in blocks(ci, ci):
+            angles = _without_self_pairs(angles, row, col)
+            if angles.size:
+                intra_max = max(intra_max, angles.max())
+                intra_h += _histogram(angles)
+        inter = {}
+        for cj in range(ci + 1, k):
+            smallest, hist = 180.0, np.zeros(_N_BINS)
+            for _, _, angles in blocks(ci, cj):
+                smallest = min(smallest, angles.min())
+                hist += _histogram(angles)
+            inter[cj] = smallest, hist
         return ci, intra_max, intra_h, inter
 
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        for ci, intra_max, intra_h, inter in pool.map(rows_of_class,
+        for ci, intra_max, intra_h, inter in pool.map(class_against_later,
                                                       range(k)):
             max_intra[ci], intra_hist[ci] = intra_max, intra_h
             for cj, (smallest, hist) in inter.items():

@@ -220,13 +220,37 @@ def _complete(folder, config, check_every=None):
     return set(_history_keys(config)) <= set(history)
 
 
-def _load(config, folder):
+def _load(config, folder, verbose):
+    """The network of a complete cache entry."""
     backbone, head = build_networks(config)
     backbone.load_weights(folder / "backbone.weights.h5")
     with np.load(folder / "head.npz") as saved:
         head.set_weights([saved[f"arr_{i}"] for i in range(len(saved))])
     history = json.loads((folder / "history.json").read_text())
+    if verbose:
+        margin = f" m={config.m}" if config.head == "a-softmax" else ""
+        print(f"loaded {config.head}{margin}, {config.embedding_dim}-d, "
+              f"seed {config.seed} from the cache")
     return Trained(config, backbone, head, history, from_cache=True)
+
+
+def run_data(config, mnist=None):
+    """The training and test sets a run of ``config`` uses.
+
+    ``classes`` and ``train_size`` select the training images (the test
+    images of the same classes); a selection too small for one full
+    batch is an error, since a run of it would train nothing.
+    """
+    (x_train, y_train), (x_test, y_test) = mnist or data.load_mnist()
+    train_set = _select(x_train, y_train, config)
+    test_set = _select(x_test, y_test,
+                       dataclasses.replace(config, train_size=None))
+    if len(train_set[1]) < config.batch_size:
+        raise ValueError(
+            f"{len(train_set[1])} training images (classes="
+            f"{config.classes}, train_size={config.train_size}) make no "
+            f"full batch of {config.batch_size}: nothing to train on")
+    return train_set, test_set
 
 
 def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
@@ -249,52 +273,87 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
     images are kept after every epoch (``history["snapshots"]``, labels
     in ``history["snapshot_labels"]``), so they can be shown moving.
     """
-    (x_train, y_train), (x_test, y_test) = mnist or data.load_mnist()
-    x_train, y_train = _select(x_train, y_train, config)
-    x_test, y_test = _select(x_test, y_test,
-                             dataclasses.replace(config, train_size=None))
-    fingerprint = data_fingerprint(x_train, y_train, x_test, y_test)
+    train_set, test_set = run_data(config, mnist)
+    fingerprint = data_fingerprint(*train_set, *test_set)
     folder = cache_dir() / cache_key(config, fingerprint)
     if use_cache and not until and _complete(folder, config, check_every):
-        trained = _load(config, folder)
-        if verbose:
-            margin = f" m={config.m}" if config.head == "a-softmax" else ""
-            print(f"loaded {config.head}{margin}, {config.embedding_dim}-d, "
-                  f"seed {config.seed} from the cache")
-        return trained
-    strategy = strategy or tf.distribute.get_strategy()
-    steps_per_epoch = max(1, len(x_train) // config.batch_size)
-    backbone, head, step_fn = prepare(config, steps_per_epoch, strategy)
-    history = {key: [] for key in _history_keys(config)}
-    history["checks"], history["check_every"] = [], check_every
-    if "snapshots" in history:
-        history["snapshot_labels"] = y_test[:SNAPSHOT_SIZE].tolist()
-    clock, reached = _Clock(), False
+        return _load(config, folder, verbose)
+    run = _Run(config, train_set, test_set, strategy, verbose, check_every)
+    reached = False
     for epoch in range(config.epochs):
-        shown = progress(steps_per_epoch, f"epoch {epoch + 1}/"
-                         f"{config.epochs}", verbose)
-        ds = data.train_dataset(x_train, y_train, config.batch_size,
+        reached = run.epoch(epoch, until)
+        if reached:
+            break
+    history = run.finish()
+    if use_cache and not reached:
+        _save(folder, config, fingerprint, run.backbone, run.head, history)
+    return Trained(config, run.backbone, run.head, history)
+
+
+class _Run:
+    """A training run in progress: networks, step, history and clock."""
+
+    def __init__(self, config, train_set, test_set, strategy, verbose,
+                 check_every):
+        self.config, self.verbose, self.check_every = (config, verbose,
+                                                       check_every)
+        self.train_set, self.test_set = train_set, test_set
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.steps_per_epoch = len(train_set[1]) // config.batch_size
+        self.backbone, self.head, self.step = prepare(
+            config, self.steps_per_epoch, self.strategy)
+        self.history = {key: [] for key in _history_keys(config)}
+        self.history["checks"], self.history["check_every"] = [], check_every
+        if "snapshots" in self.history:
+            self.history["snapshot_labels"] = (
+                test_set[1][:SNAPSHOT_SIZE].tolist())
+        self.clock = _Clock()
+
+    def epoch(self, epoch, until=None):
+        """Train and record one epoch; True once ``until`` is reached."""
+        losses, correct, reached = self._steps(epoch, until)
+        self._record(epoch, losses, correct)
+        return reached
+
+    def _steps(self, epoch, until):
+        """The optimiser steps of one epoch, checking as asked."""
+        config = self.config
+        shown = progress(self.steps_per_epoch, f"epoch {epoch + 1}/"
+                         f"{config.epochs}", self.verbose)
+        ds = data.train_dataset(*self.train_set, config.batch_size,
                                 config.seed, epoch, config.shift,
                                 config.rotation, config.zoom)
         losses, correct = [], 0
-        for images, labels in strategy.experimental_distribute_dataset(ds):
-            loss, hits = step_fn(images, labels)
+        for images, labels in self.strategy.experimental_distribute_dataset(
+                ds):
+            loss, hits = self.step(images, labels)
             losses.append(float(loss))
             correct += int(hits)
             shown.update(len(losses), loss=losses[-1])
-            if check_every and int(head.step) % check_every == 0:
-                seconds = clock.seconds()
-                with clock.paused():
-                    history["checks"].append({
-                        "step": int(head.step), "seconds": seconds,
-                        "test_accuracy": _test_accuracy(
-                            backbone, head, x_test, y_test)})
-                reached = bool(until) and (
-                    history["checks"][-1]["test_accuracy"] >= until)
-                if reached:
-                    break
-        with clock.paused():
-            stats, emb = _epoch_stats(backbone, head, x_test, y_test)
+            if self.check_every and (
+                    int(self.head.step) % self.check_every == 0):
+                accuracy = self._check()
+                if until and accuracy >= until:
+                    return losses, correct, True
+        return losses, correct, False
+
+    def _check(self):
+        """Record the test accuracy now, with the training time so far."""
+        seconds = self.clock.seconds()
+        with self.clock.paused():
+            accuracy = _test_accuracy(self.backbone, self.head,
+                                      *self.test_set)
+        self.history["checks"].append({"step": int(self.head.step),
+                                       "seconds": seconds,
+                                       "test_accuracy": accuracy})
+        return accuracy
+
+    def _record(self, epoch, losses, correct):
+        """The epoch's line of the history (evaluation time paused)."""
+        history, config = self.history, self.config
+        with self.clock.paused():
+            stats, emb = _epoch_stats(self.backbone, self.head,
+                                      *self.test_set)
         if "snapshots" in history:
             history["snapshots"].append(
                 np.round(emb[:SNAPSHOT_SIZE], 4).tolist())
@@ -302,23 +361,22 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
         history["loss"].append(float(np.mean(losses)))
         history["train_accuracy"].append(
             correct / (len(losses) * config.batch_size))
-        history["lambda"].append(float(head.lam()))
+        history["lambda"].append(float(self.head.lam()))
         for key, value in stats.items():
             history[key].append(value)
-        if verbose:
+        if self.verbose:
             lam = (f", lambda {history['lambda'][-1]:.1f}"
                    if config.head == "a-softmax" else "")
             print(f"epoch {epoch + 1}/{config.epochs}: "
                   f"loss {history['loss'][-1]:.4f}, "
                   f"train {history['train_accuracy'][-1]:.2%}, "
                   f"test {stats['test_accuracy']:.2%}{lam}", flush=True)
-        if reached:
-            break
-    history["train_seconds"] = clock.seconds()
-    history["steps"] = int(head.step.numpy())
-    if use_cache and not reached:
-        _save(folder, config, fingerprint, backbone, head, history)
-    return Trained(config, backbone, head, history)
+
+    def finish(self):
+        """The complete history: training time and steps taken."""
+        self.history["train_seconds"] = self.clock.seconds()
+        self.history["steps"] = int(self.head.step.numpy())
+        return self.history
 
 
 def _save(folder, config, fingerprint, backbone, head, history):

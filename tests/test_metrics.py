@@ -1,3 +1,5 @@
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,61 @@ def test_class_angle_stats_exact():
         assert stats["max_intra_deg"] == pytest.approx(20)
         assert stats["min_inter_deg"] == pytest.approx(70)
     assert metrics.criterion_fraction(stats) == 1.0
+
+
+def all_pairs_stats(embeddings, labels, q=0.95):
+    """class_angle_stats the direct way: the whole angle matrix at once,
+    quantiles from the sorted angles (the upper edge of their bin)."""
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    angles = np.degrees(np.arccos(np.clip(unit @ unit.T, -1, 1)))
+    same = labels[:, None] == labels[None, :]
+    np.fill_diagonal(same, False)
+    other = labels[:, None] != labels[None, :]
+
+    def quantile(values, p):
+        ordered = np.sort(values)
+        value = ordered[int(np.ceil(p * len(ordered))) - 1]
+        return (np.floor(value / 0.01) + 1) * 0.01
+
+    classes = np.unique(labels)
+    rows = [labels == c for c in classes]
+    intra = [angles[r][:, r][~np.eye(r.sum(), dtype=bool)] for r in rows]
+    inter = [angles[r][:, ~r].ravel() for r in rows]
+    return {"max_intra": [a.max() for a in intra],
+            "min_inter": [a.min() for a in inter],
+            "intra_q": [quantile(a, q) for a in intra],
+            "inter_q": [quantile(a, 1 - q) for a in inter],
+            "intra_q_deg": quantile(angles[same], q),
+            "inter_q_deg": quantile(angles[other], 1 - q)}
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1024])
+def test_class_angle_stats_match_all_pairs_at_once(chunk):
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, 300)
+    emb = rng.normal(size=(300, 5)) + 2.0 * np.eye(5)[labels]
+    stats = metrics.class_angle_stats(emb, labels, chunk=chunk)
+    expected = all_pairs_stats(emb, labels)
+    for key, value in expected.items():
+        np.testing.assert_allclose(stats[key], value, rtol=0, atol=1e-9,
+                                   err_msg=key)
+    whole = metrics.class_angle_stats(emb, labels, chunk=300)
+    for key in ("intra_q", "inter_q", "intra_q_deg", "inter_q_deg"):
+        np.testing.assert_array_equal(stats[key], whole[key], err_msg=key)
+
+
+def test_class_angle_stats_memory_does_not_grow_with_the_set():
+    # 3,000 samples: one row of blocks against all of them at once would
+    # hold 128 x 3,000 angles (3 MB) in each of several temporaries
+    rng = np.random.default_rng(0)
+    emb, labels = rng.normal(size=(3000, 8)), rng.integers(0, 4, 3000)
+    tracemalloc.start()
+    try:
+        metrics.class_angle_stats(emb, labels, chunk=128)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8e6, f"{peak / 1e6:.1f} MB"
 
 
 def test_criterion_fraction_counts_failing_class():

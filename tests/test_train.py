@@ -288,3 +288,13 @@ def test_progress_bar_when_asked(tiny_mnist, capsys):
     train(CONFIG, mnist=tiny_mnist, verbose="bar", use_cache=False)
     out = capsys.readouterr().out
     assert "8/8" in out and "epoch 3/3" in out
+
+
+def test_a_run_with_no_full_batch_is_refused(tiny_mnist):
+    small = dataclasses.replace(CONFIG, train_size=40)
+    with pytest.raises(ValueError, match=r"40 training images \(classes="
+                       r"None, train_size=40\) make no full batch of 64"):
+        train(small, mnist=tiny_mnist, verbose=False)
+    one_digit = dataclasses.replace(CONFIG, classes=(3,), batch_size=512)
+    with pytest.raises(ValueError, match="make no full batch of 512"):
+        train(one_digit, mnist=tiny_mnist, verbose=False)
