@@ -5,6 +5,8 @@ Angles on axes are in degrees; every figure has a title and labelled axes.
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from sphereface import sphere
 
@@ -82,7 +84,7 @@ def binary_boundaries(theta12_deg, ms=(1, 2, 4), bias=0.6):
     w1 = np.array([1.0, 0.0])
     w2 = 1.3 * np.array([np.cos(theta12), np.sin(theta12)])
     fig, axes = plt.subplots(1, 1 + len(ms), figsize=(3.4 * (1 + len(ms)),
-                                                      3.6))
+                                                      4.0))
     grid = np.linspace(-2, 2, 401)
     xx, yy = np.meshgrid(grid, grid)
     ax = axes[0]
@@ -106,8 +108,18 @@ def binary_boundaries(theta12_deg, ms=(1, 2, 4), bias=0.6):
             ax.arrow(0, 0, *w, width=0.03, color=CLASS_COLORS[j])
         ax.set(xlim=(-2, 2), ylim=(-2, 2), xlabel="x₁", ylabel="x₂")
         ax.set_aspect("equal")
+    fig.legend(handles=[
+        Line2D([], [], color=CLASS_COLORS[0], lw=3,
+               label="class 1: weight W₁ and its region"),
+        Line2D([], [], color=CLASS_COLORS[1], lw=3,
+               label="class 2: weight W₂ and its region"),
+        Line2D([], [], color="0.4", lw=0.8, ls="--",
+               label="edge of a region"),
+        Patch(facecolor="white", edgecolor="0.6",
+              label="blank: claimed by neither class")],
+        loc="lower center", ncol=4, frameon=False)
     fig.suptitle(f"Two classes, weights {theta12_deg}° apart")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -171,7 +183,11 @@ def lambda_blend(theta, blends):
 
 
 def lambda_schedule(steps, lambdas, floor_step=None, epoch_steps=None):
-    """lambda over training steps (log scale), with the floor marked."""
+    """lambda over training steps (log scale), with the floor marked.
+
+    ``epoch_steps`` marks the end of every epoch of that length within
+    ``steps`` (the book's MNIST run, when ``steps`` spans it).
+    """
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.plot(steps, lambdas)
     ax.set_yscale("log")
@@ -179,8 +195,11 @@ def lambda_schedule(steps, lambdas, floor_step=None, epoch_steps=None):
         ax.axvline(floor_step, color="k", ls="--", lw=1,
                    label=f"floor reached at step {floor_step:,}")
     if epoch_steps is not None:
-        ax.axvline(epoch_steps, color="C2", ls=":", lw=1.5,
-                   label=f"one MNIST epoch ({epoch_steps} steps)")
+        ends = range(epoch_steps, int(steps[-1]) + 1, epoch_steps)
+        for i, end in enumerate(ends):
+            ax.axvline(end, color="C2", ls=":", lw=1.5, label=(
+                f"end of epoch 1, 2, ... ({epoch_steps} steps each)"
+                if i == 0 else None))
     ax.set(xlabel="training step", ylabel="λ (log scale)",
            title="The official λ schedule")
     ax.legend()
