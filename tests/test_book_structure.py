@@ -9,7 +9,6 @@ from sphereface_book import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
-SETUP = (ROOT / "book" / "01_hypersphere.ipynb")
 
 
 def markdown(nb):
@@ -45,13 +44,54 @@ def test_chapter_skeleton(path):
     assert 2 <= count <= 3, f"{path.name}: {count} exercises"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_same_setup_cell(path):
-    setup = nbformat.read(SETUP, as_version=4)
-    expected = next(c.source for c in setup.cells if c.cell_type == "code")
+def setup_cell(path):
     nb = nbformat.read(path, as_version=4)
-    first_code = next(c for c in nb.cells if c.cell_type == "code")
-    assert first_code.source == expected
+    return next(c.source for c in nb.cells if c.cell_type == "code")
+
+
+QUIET = 'os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")'
+
+
+def setup_problems(source):
+    """What a setup cell gets wrong: TensorFlow quieted only after it is
+    imported (the package imports it), the mode or the seed not set."""
+    lines = source.splitlines()
+    heavy = [i for i, line in enumerate(lines)
+             if re.match(r"(import|from) (sphereface|tensorflow|keras)",
+                         line)]
+    quiet = [i for i, line in enumerate(lines) if line.startswith(QUIET)]
+    problems = []
+    if not quiet:
+        problems.append("TF_CPP_MIN_LOG_LEVEL is not set")
+    elif heavy and heavy[0] < quiet[0]:
+        problems.append("TF_CPP_MIN_LOG_LEVEL is set after an import")
+    if "FAST = sphereface_book.fast_mode()" not in source:
+        problems.append("FAST is not read from sphereface_book.fast_mode()")
+    if "SEED = 0" not in lines:
+        problems.append("SEED = 0 is missing")
+    return problems
+
+
+def test_every_chapter_has_the_same_setup_cell():
+    sources = {path.name: setup_cell(path) for path in CHAPTERS}
+    first = sources[CHAPTERS[0].name]
+    assert [name for name, s in sources.items() if s != first] == []
+
+
+def test_the_setup_cell_quiets_tensorflow_and_sets_mode_and_seed():
+    assert setup_problems(setup_cell(CHAPTERS[0])) == []
+
+
+def test_the_setup_check_sees_a_bad_cell():
+    good = setup_cell(CHAPTERS[0])
+    quiet = next(line for line in good.splitlines() if line.startswith(QUIET))
+    late = good.replace(quiet + "\n", "") + "\n" + quiet
+    assert setup_problems(late) == [
+        "TF_CPP_MIN_LOG_LEVEL is set after an import"]
+    assert setup_problems("import os\nSEED = 1") == [
+        "TF_CPP_MIN_LOG_LEVEL is not set",
+        "FAST is not read from sphereface_book.fast_mode()",
+        "SEED = 0 is missing"]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

@@ -174,11 +174,28 @@ def test_warp_zoom_scales_area_and_keeps_pixel_range():
     assert bigger.min() >= 0.0 and bigger.max() <= 1.0
 
 
-def test_augment_without_rotation_or_zoom_is_the_shift():
-    images = np.random.default_rng(3).random((50, 28, 28, 1), np.float32)
+def translated(image, dy, dx):
+    """``image`` moved ``dy`` rows down and ``dx`` columns right, zeros
+    coming in: the expectation, written independently of the module."""
+    out = np.zeros_like(image)
+    size = image.shape[0]
+    out[max(dy, 0):size + min(dy, 0), max(dx, 0):size + min(dx, 0)] = (
+        image[max(-dy, 0):size + min(-dy, 0), max(-dx, 0):size + min(-dx, 0)])
+    return out
+
+
+def test_augment_without_rotation_or_zoom_moves_whole_pixels():
+    images = np.random.default_rng(3).random((200, 28, 28, 1), np.float32)
+    out = data.augment_images(images, np.random.default_rng(4), shift=2)
+    moves = []
+    for image, moved in zip(images, out):
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if np.array_equal(moved, translated(image, dy, dx))]
+        assert len(found) == 1, found  # a move of at most 2 pixels
+        moves += found
+    assert len(set(moves)) == 25  # every move in the range is drawn
     np.testing.assert_array_equal(
-        data.augment_images(images, np.random.default_rng(4), shift=2),
-        data.shift_images(images, 2, np.random.default_rng(4)))
+        out, data.augment_images(images, np.random.default_rng(4), shift=2))
 
 
 def test_augment_rotates_within_bounds_and_repeats():

@@ -47,8 +47,44 @@ def test_pb_bytes_are_canonical(pb):
     assert graph_def.SerializeToString(deterministic=True) == pb.read_bytes()
 
 
-def test_every_op_is_supported_by_atc(pb):
+# Op types ATC's TensorFlow parser maps, copied from the toolchain fact
+# sheet (docs/ascend-toolchain.md, "TensorFlow op support verdict"):
+# the expectation the module's own list is checked against.
+ATC_MAPPED = {
+    "Conv2D", "BiasAdd", "Relu", "Maximum", "Mul", "Add", "AddV2",
+    "MatMul", "Reshape", "Mean", "Sum", "Rsqrt", "RealDiv", "ArgMax",
+    "Identity", "Placeholder", "Const", "Pad", "MaxPool", "FusedBatchNorm",
+    "FusedBatchNormV2", "FusedBatchNormV3", "Square", "Sqrt", "Softmax",
+    "Cast", "Shape", "StridedSlice", "Pack", "ExpandDims", "Squeeze",
+    "Transpose", "ConcatV2", "Exp", "Log", "Sub", "Neg", "Acos", "Cos",
+    "Pow", "Floor", "Sign", "Relu6", "AvgPool", "DepthwiseConv2dNative",
+    "StopGradient", "NoOp", "Snapshot", "PlaceholderWithDefault"}
+
+
+def test_graph_holds_the_networks_ops_all_mapped_by_atc(pb):
+    ops = [node.op for node in export.read_pb(pb).node]
+    count = {op: ops.count(op) for op in set(ops)}
+    # five convolutions, two poolings; dense, embedding and cosine head
+    assert (count["Conv2D"], count["MaxPool"], count["MatMul"]) == (5, 2, 3)
+    assert count["Placeholder"] == count["ArgMax"] == 1
+    # the head's and the embedding's l2-normalisation
+    assert count["Rsqrt"] == 2
+    assert set(ops) <= ATC_MAPPED, set(ops) - ATC_MAPPED
     assert export.check_ops_for_atc(pb) == []
+
+
+def test_atc_check_names_an_op_atc_cannot_map(pb, tmp_path):
+    graph_def = export.read_pb(pb)
+    [node] = [n for n in graph_def.node if n.name == "embedding"]
+    node.op = "Erf"  # float in, float out; absent from the parser
+    odd = tmp_path / "odd.pb"
+    odd.write_bytes(graph_def.SerializeToString())
+    assert export.check_ops_for_atc(odd) == ["Erf"]
+
+
+def test_freezing_twice_gives_the_same_bytes(net, pb, tmp_path):
+    again = export.freeze_pb(net, tmp_path / "again.pb", embedding=True)
+    assert again.read_bytes() == pb.read_bytes()
 
 
 def test_pb_matches_keras_exactly(net, pb, images):

@@ -77,6 +77,42 @@ def test_a_softmax_logits_match_float64_reference(m, lam):
                                rtol=1e-4, atol=1e-4)
 
 
+def test_head_at_the_lambda_floor_applies_the_margin():
+    head = margins.MarginHead(10, kind="a-softmax", m=4)
+    head.build((None, 8))
+    head.step.assign(2000.0)  # past step 1,659: lambda at its floor
+    assert float(head.lam()) == pytest.approx(5.0)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(64, 8)).astype(np.float32) * 3
+    y = rng.integers(0, 10, 64)
+    got = head.margin_logits(x, y).numpy()
+    np.testing.assert_allclose(
+        got, reference_logits(x, head.kernel.numpy(), y, 4, 5.0),
+        rtol=1e-4, atol=1e-4)
+    rows = np.arange(64)
+    plain = head(x).numpy()[rows, y]  # |x| cos(theta_y): no margin
+    assert np.all(got[rows, y] < plain - 0.05 * np.abs(plain))
+
+
+@pytest.mark.parametrize("m", margins.SUPPORTED_M)
+def test_a_softmax_gradients_match_finite_differences(m):
+    rng = np.random.default_rng(10 + m)
+    x = tf.constant(rng.normal(size=(6, 4)) * 2)  # float64
+    w = tf.constant(rng.normal(size=(4, 5)))
+    y = tf.constant(rng.integers(0, 5, 6), tf.int32)
+    lam = float(margins.lambda_schedule(10**6))  # the floor: 5
+    assert lam == 5.0
+
+    def loss(x, w):
+        logits = margins.a_softmax_logits(x, w, y, m, lam)
+        return tf.reduce_sum(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+
+    theoretical, numerical = tf.test.compute_gradient(loss, [x, w])
+    for exact, estimate in zip(theoretical, numerical):
+        np.testing.assert_allclose(exact, estimate, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("kind", ["a-softmax", "cosface", "arcface"])
 def test_gradients_finite_at_edges(kind):
     w = tf.Variable(np.eye(3, 4, dtype=np.float32))
@@ -158,6 +194,7 @@ def test_few_steps_lower_loss_on_separable_problem(kind):
     x = centres[y] + rng.normal(scale=0.3, size=(96, 2)).astype(np.float32)
     head = margins.MarginHead(3, kind=kind, m=2)
     head.build((None, 2))
+    head.step.assign(2000.0)  # A-Softmax: lambda at its floor of 5
     opt = tf.keras.optimizers.SGD(0.05)
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     losses = []
@@ -166,5 +203,7 @@ def test_few_steps_lower_loss_on_separable_problem(kind):
             loss = loss_fn(y, head.margin_logits(x, y))
         grads = tape.gradient(loss, head.trainable_weights)
         opt.apply_gradients(zip(grads, head.trainable_weights))
+        head.step.assign_add(1.0)  # as the training step does
         losses.append(float(loss))
     assert losses[-1] < 0.8 * losses[0]
+    assert float(head.lam()) == pytest.approx(5.0)
