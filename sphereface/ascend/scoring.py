@@ -188,7 +188,6 @@ def accuracy(label_dir, predict_dir):
                 raise ValueError(
                     f"{predictions[index]}: {len(predicted)} predictions, "
                     f"expected {batch_size} (or {buffer} like the others)")
-            predicted = predicted[:batch_size]
         predicted = predicted[:len(truth)]  # padding is never scored
         first = (index - 1) * batch_size
         for position in np.flatnonzero(predicted != truth):
