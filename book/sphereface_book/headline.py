@@ -71,8 +71,8 @@ def values(folder=RESULTS_DIR):
         "unseen_eer": lambda: "{} vs {}".format(
             *(_pct(_find(ver, **h, split="unseen")[0]["eer"])
               for h in (a4, soft))),
-        "pb_gears": lambda: _same_everywhere(
-            _find(dep, precision="float32")),
+        "pb_gears": lambda: _same_everywhere(  # every gear, any route
+            [r for r in dep or [] if r.get("gear") is not None]),
         "fp16": lambda: _pct(_find(
             dep, precision="float16 estimate")[0]["accuracy"]),
         "time_to_99": lambda: f"{bench['time_to_99_s']:.0f} s on "
