@@ -130,8 +130,8 @@ def test_route_is_loud_when_a_tool_is_missing(places, monkeypatch):
         deployment.choose_route(convert_only=True)
     script = install(places["user"])
     assert deployment.choose_route(msame=msame) == ("msame", script, msame)
-    assert deployment.choose_route(convert_only=True) == (None, script,
-                                                          None)
+    assert deployment.choose_route(msame=msame, convert_only=True) == (
+        None, script, None)
     with pytest.raises(ToolError, match="neither msame nor ais_bench.*"
                        "build.sh g.. .PWD/out"):
         deployment.choose_route()

@@ -81,12 +81,12 @@ def choose_route(set_env=None, msame=None, convert_only=False):
                 f"HOME, $ASCEND_HOME_PATH, {looked}); atc and msame need "
                 "it: pass its set_env.sh")
         return STAND_IN, None, None
+    if convert_only:
+        return None, script, None
     if msame_path is not None:
         return "msame", script, msame_path
     if ais_bench_works(script):
         return "ais_bench", script, None
-    if convert_only:
-        return None, script, None
     raise ToolError(f"{script}: {no_runner_message()}")
 
 
