@@ -208,7 +208,9 @@ class MarginHead(keras.layers.Layer):
         return logits
 
     def margin_logits(self, features, labels):
-        """The logits the training loss sees, margin included."""
+        """The logits the training loss sees, margin included (in the
+        head's dtype, whatever the backbone's)."""
+        features = tf.cast(features, self.compute_dtype)
         if self.kind == "a-softmax":
             return a_softmax_logits(features, self.kernel, labels, self.m,
                                     self.lam())

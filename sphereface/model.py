@@ -97,4 +97,5 @@ def build_head(config):
         num_classes=config.num_classes, kind=config.head, m=config.m,
         margin=config.margin, scale=config.scale,
         lambda_base=config.lambda_base, lambda_gamma=config.lambda_gamma,
-        lambda_power=config.lambda_power, lambda_min=config.lambda_min)
+        lambda_power=config.lambda_power, lambda_min=config.lambda_min,
+        dtype="float32")  # float32 under every policy: norms, psi, logits

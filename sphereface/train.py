@@ -11,6 +11,7 @@ dataset or training code never gets an old network back.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import hashlib
@@ -39,6 +40,13 @@ SNAPSHOT_SIZE = 1000  # test images whose 2-D features are kept
 # length, ``none`` lambda = 0 (the full margin from the first step),
 # ``custom`` any other numbers.
 SCHEDULES = ("official", "scaled", "none", "custom")
+# Keras dtype policies a run can train under: float32 (the book's
+# results), mixed_bfloat16 (fast on CPUs with AMX or AVX-512 BF16),
+# mixed_float16 (GPUs).  The head always computes in float32.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# Optimiser steps per compiled call; the loss and hits are read back
+# once per call (for the progress display), not after every step.
+STEPS_PER_CALL = 25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +60,8 @@ class TrainConfig:
     ``shift`` (pixels), ``rotation`` (degrees) and ``zoom`` (fraction)
     bound the random augmentation of each training image.
     ``train_size`` limits the training images (fast mode); ``classes``
-    keeps only those digits (open-set experiments).
+    keeps only those digits (open-set experiments).  ``precision`` is
+    the Keras dtype policy the networks train under (:data:`PRECISIONS`).
     """
 
     head: str = "a-softmax"
@@ -76,14 +85,30 @@ class TrainConfig:
     train_size: int | None = None
     classes: tuple[int, ...] | None = None
     num_classes: int = 10
+    precision: str = "float32"
 
     def __post_init__(self):
         _check_schedule(self)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r}; expected one "
+                             f"of {PRECISIONS}")
 
     def key(self):
         """A short hash of the configuration alone (see :func:`cache_key`)."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        text = json.dumps(_key_fields(self), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _key_fields(config):
+    """The fields that key a configuration.
+
+    ``precision`` is left out at its default, so float32 runs keep the
+    keys (and cache entries) they had before the field existed.
+    """
+    fields = dataclasses.asdict(config)
+    if fields["precision"] == "float32":
+        del fields["precision"]
+    return fields
 
 
 def _check_schedule(config):
@@ -120,8 +145,8 @@ def data_fingerprint(*arrays):
 
 def cache_key(config, fingerprint):
     """The cache folder's name: configuration, data and code version."""
-    text = json.dumps([WEIGHTS_VERSION, dataclasses.asdict(config),
-                       fingerprint], sort_keys=True)
+    text = json.dumps([WEIGHTS_VERSION, _key_fields(config), fingerprint],
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -162,18 +187,35 @@ def _select(images, labels, config):
 
 
 def build_networks(config):
-    """Backbone and head of ``config``, seeded, untrained."""
+    """Backbone and head of ``config``, seeded, untrained.
+
+    The layers take ``config.precision`` as their dtype policy; the
+    process's global policy is left as it was.
+    """
     keras.utils.set_random_seed(config.seed)
-    backbone = build_backbone(config.backbone, config.embedding_dim)
-    head = build_head(config)
-    head.build((None, config.embedding_dim))
+    with dtype_policy(config.precision):
+        backbone = build_backbone(config.backbone, config.embedding_dim)
+        head = build_head(config)
+        head.build((None, config.embedding_dim))
     return backbone, head
 
 
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Keras's global dtype policy set to ``name`` inside the block only."""
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
 def _embed(backbone, images, batch=1000):
-    """Test embeddings in batches (inference mode), as numpy."""
+    """Test embeddings in batches (inference mode), as float32 numpy."""
     return np.concatenate([
-        backbone(images[i:i + batch], training=False).numpy()
+        tf.cast(backbone(images[i:i + batch], training=False),
+                tf.float32).numpy()
         for i in range(0, len(images), batch)])
 
 
@@ -291,17 +333,29 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
 
 
 class _Run:
-    """A training run in progress: networks, step, history and clock."""
+    """A training run in progress: networks, steps, history and clock.
+
+    Each epoch's shuffled, augmented batches are prepared in a
+    background thread while the epoch before trains (every epoch draws
+    from its own seeded generator, so the batches are the same as if
+    made in turn), and the steps run :data:`STEPS_PER_CALL` to a
+    compiled call, the loss and hit count staying on the device until
+    the call returns.
+    """
 
     def __init__(self, config, train_set, test_set, strategy, verbose,
                  check_every):
         self.config, self.verbose, self.check_every = (config, verbose,
                                                        check_every)
         self.train_set, self.test_set = train_set, test_set
+        self._pool = concurrent.futures.ThreadPoolExecutor(1)
+        self._next = self._pool.submit(self._dataset, 0)
         self.strategy = strategy or tf.distribute.get_strategy()
         self.steps_per_epoch = len(train_set[1]) // config.batch_size
         self.backbone, self.head, self.step = prepare(
             config, self.steps_per_epoch, self.strategy)
+        self.steps = _make_steps(self.step)
+        self.steps_done = 0
         self.history = {key: [] for key in _history_keys(config)}
         self.history["checks"], self.history["check_every"] = [], check_every
         if "snapshots" in self.history:
@@ -315,27 +369,46 @@ class _Run:
         self._record(epoch, losses, correct)
         return reached
 
-    def _steps(self, epoch, until):
-        """The optimiser steps of one epoch, checking as asked."""
+    def _dataset(self, epoch):
         config = self.config
+        return data.train_dataset(*self.train_set, config.batch_size,
+                                  config.seed, epoch, config.shift,
+                                  config.rotation, config.zoom)
+
+    def _epoch_data(self, epoch):
+        """This epoch's batches; the next epoch's are started."""
+        ds = self._next.result()
+        self._next = (self._pool.submit(self._dataset, epoch + 1)
+                      if epoch + 1 < self.config.epochs else None)
+        return ds
+
+    def _steps(self, epoch, until):
+        """The optimiser steps of one epoch, checking as asked.
+
+        Returns the per-step losses (float32 numpy), the correct
+        predictions and whether ``until`` was reached.
+        """
         shown = progress(self.steps_per_epoch, f"epoch {epoch + 1}/"
-                         f"{config.epochs}", self.verbose)
-        ds = data.train_dataset(*self.train_set, config.batch_size,
-                                config.seed, epoch, config.shift,
-                                config.rotation, config.zoom)
-        losses, correct = [], 0
-        for images, labels in self.strategy.experimental_distribute_dataset(
-                ds):
-            loss, hits = self.step(images, labels)
-            losses.append(float(loss))
-            correct += int(hits)
-            shown.update(len(losses), loss=losses[-1])
-            if self.check_every and (
-                    int(self.head.step) % self.check_every == 0):
+                         f"{self.config.epochs}", self.verbose)
+        batches = iter(self.strategy.experimental_distribute_dataset(
+            self._epoch_data(epoch)))
+        losses, hits, done, reached = [], [], 0, False
+        while done < self.steps_per_epoch and not reached:
+            count = min(STEPS_PER_CALL, self.steps_per_epoch - done)
+            if self.check_every:
+                count = min(count, self.check_every
+                            - self.steps_done % self.check_every)
+            call_losses, call_hits = self.steps(batches, tf.constant(count))
+            losses.append(call_losses)
+            hits.append(call_hits)
+            done += count
+            self.steps_done += count
+            shown.update(done, loss=float(call_losses[-1]))
+            if self.check_every and self.steps_done % self.check_every == 0:
                 accuracy = self._check()
-                if until and accuracy >= until:
-                    return losses, correct, True
-        return losses, correct, False
+                reached = bool(until) and accuracy >= until
+        losses = np.concatenate([loss.numpy() for loss in losses])
+        return losses, sum(int(h) for h in hits), reached
 
     def _check(self):
         """Record the test accuracy now, with the training time so far."""
@@ -343,7 +416,7 @@ class _Run:
         with self.clock.paused():
             accuracy = _test_accuracy(self.backbone, self.head,
                                       *self.test_set)
-        self.history["checks"].append({"step": int(self.head.step),
+        self.history["checks"].append({"step": self.steps_done,
                                        "seconds": seconds,
                                        "test_accuracy": accuracy})
         return accuracy
@@ -358,7 +431,7 @@ class _Run:
             history["snapshots"].append(
                 np.round(emb[:SNAPSHOT_SIZE], 4).tolist())
         history["epoch"].append(epoch + 1)
-        history["loss"].append(float(np.mean(losses)))
+        history["loss"].append(float(np.mean(losses.astype(np.float64))))
         history["train_accuracy"].append(
             correct / (len(losses) * config.batch_size))
         history["lambda"].append(float(self.head.lam()))
@@ -375,6 +448,7 @@ class _Run:
     def finish(self):
         """The complete history: training time and steps taken."""
         self.history["train_seconds"] = self.clock.seconds()
+        self._pool.shutdown(wait=False)
         self.history["steps"] = int(self.head.step.numpy())
         return self.history
 
@@ -422,6 +496,8 @@ def prepare(config, steps_per_epoch, strategy=None, jit_compile=False):
         schedule = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, config.epochs * steps_per_epoch)
         optimizer = keras.optimizers.Adam(schedule)
+        if config.precision == "mixed_float16":  # keeps small gradients
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(backbone.trainable_variables
                         + head.trainable_variables)
     step = _make_step(backbone, head, optimizer, strategy,
@@ -440,7 +516,8 @@ def _make_step(backbone, head, optimizer, strategy, global_batch,
             per_sample = keras.losses.sparse_categorical_crossentropy(
                 labels, logits, from_logits=True)
             loss = tf.reduce_sum(per_sample) / global_batch
-        grads = tape.gradient(loss, variables)
+            scaled = optimizer.scale_loss(loss)  # mixed_float16 only
+        grads = tape.gradient(scaled, variables)
         optimizer.apply_gradients(zip(grads, variables))
         predicted = tf.argmax(head(embedding), axis=1, output_type=tf.int32)
         hits = tf.reduce_sum(tf.cast(predicted == labels, tf.int32))
@@ -454,3 +531,22 @@ def _make_step(backbone, head, optimizer, strategy, global_batch,
                 strategy.reduce("SUM", hits, axis=None))
 
     return step
+
+
+def _make_steps(step):
+    """``steps(batches, count)``: ``count`` calls of ``step`` on the next
+    batches of the iterator ``batches``, in one compiled call.
+
+    Returns the per-step losses ``[count]`` and the summed hits.
+    """
+    @tf.function
+    def steps(batches, count):
+        losses = tf.TensorArray(tf.float32, size=count)
+        hits = tf.constant(0, tf.int32)
+        for i in tf.range(count):
+            loss, step_hits = step(*next(batches))
+            losses = losses.write(i, loss)
+            hits += step_hits
+        return losses.stack(), hits
+
+    return steps

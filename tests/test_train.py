@@ -132,7 +132,7 @@ CHANGED = {"head": "softmax", "m": 3, "embedding_dim": 3,
            "margin": 0.3, "scale": 30.0, "epochs": 1, "batch_size": 32,
            "learning_rate": 1e-3, "seed": 1, "shift": 0, "rotation": 5.0,
            "zoom": 0.2, "train_size": 100, "classes": (0, 1),
-           "num_classes": 2}
+           "num_classes": 2, "precision": "mixed_bfloat16"}
 
 
 def test_every_field_data_and_code_version_change_the_cache_key(
@@ -298,3 +298,106 @@ def test_a_run_with_no_full_batch_is_refused(tiny_mnist):
     one_digit = dataclasses.replace(CONFIG, classes=(3,), batch_size=512)
     with pytest.raises(ValueError, match="make no full batch of 512"):
         train(one_digit, mnist=tiny_mnist, verbose=False)
+
+
+def test_float32_keys_are_those_from_before_the_precision_field():
+    # computed by the code before TrainConfig had ``precision``
+    assert TrainConfig().key() == "f24585084b75c5a1"
+    assert training.cache_key(TrainConfig(), "data") == "a756ac87c6c6842c"
+    assert training.cache_key(CONFIG, "data") == "492c74f1f6b30efd"
+    with pytest.raises(ValueError, match="precision='bfloat16'"):
+        TrainConfig(precision="bfloat16")
+
+
+def test_loop_trains_what_one_step_per_batch_trains(tiny_mnist,
+                                                    monkeypatch):
+    from sphereface import data
+
+    monkeypatch.setattr(training, "STEPS_PER_CALL", 3)  # 8 = 3 + 2 + ...
+    config = dataclasses.replace(CONFIG, epochs=2, shift=1)
+    trained = train(config, mnist=tiny_mnist, verbose=False,
+                    use_cache=False, check_every=5)
+    assert [c["step"] for c in trained.history["checks"]] == [5, 10, 15]
+    (x, y), _ = training.run_data(config, tiny_mnist)
+    backbone, head, step = training.prepare(config, len(y) // 64)
+    losses = [[float(step(images, labels)[0]) for images, labels in
+               data.train_dataset(x, y, 64, config.seed, epoch, 1)]
+              for epoch in range(2)]
+    for got, want in zip(trained.backbone.weights + trained.head.weights,
+                         backbone.weights + head.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert trained.history["loss"] == [np.mean(e) for e in losses]
+
+
+def test_epochs_are_augmented_in_the_background(tiny_mnist, monkeypatch):
+    import threading
+
+    from sphereface import data
+
+    threads, augment = [], data.augment_images
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return augment(*args, **kwargs)
+
+    monkeypatch.setattr(data, "augment_images", spy)
+    train(dataclasses.replace(CONFIG, epochs=3), mnist=tiny_mnist,
+          verbose=False, use_cache=False)
+    assert len(threads) == 3  # no epoch beyond the run's
+    assert threading.main_thread() not in threads
+
+
+def test_progress_is_read_once_per_call(tiny_mnist, monkeypatch):
+    shown = []
+
+    class Recorder:
+        def __init__(self, total, title, show):
+            shown.append((title, total, []))
+
+        def update(self, done, **values):
+            shown[-1][2].append((done, sorted(values)))
+
+    monkeypatch.setattr(training, "progress", Recorder)
+    monkeypatch.setattr(training, "STEPS_PER_CALL", 3)
+    train(dataclasses.replace(CONFIG, epochs=2), mnist=tiny_mnist,
+          verbose=False, use_cache=False)
+    calls = [(3, ["loss"]), (6, ["loss"]), (8, ["loss"])]
+    assert shown == [("epoch 1/2", 8, calls), ("epoch 2/2", 8, calls)]
+
+
+def test_mixed_bfloat16_run_trains_with_a_float32_head(tiny_mnist):
+    import keras
+    import tensorflow as tf
+
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float64")  # any other policy
+    try:
+        config = dataclasses.replace(CONFIG, precision="mixed_bfloat16")
+        trained = train(config, mnist=tiny_mnist, verbose=False)
+        assert keras.mixed_precision.global_policy().name == "float64"
+        again = train(config, mnist=tiny_mnist, verbose=False)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    h = trained.history
+    assert h["loss"][-1] < h["loss"][0] and h["test_accuracy"][-1] > 0.5
+    assert again.from_cache
+    images, labels = tiny_mnist[1][0][:16], tiny_mnist[1][1][:16]
+    for net in (trained, again):
+        emb = net.backbone(images, training=False)
+        assert emb.dtype == tf.bfloat16
+        assert net.head(emb).dtype == tf.float32
+        assert net.head.margin_logits(emb, labels).dtype == tf.float32
+        assert all(w.dtype == "float32" for w in net.backbone.weights)
+
+
+def test_mixed_float16_run_trains_under_its_policy(tiny_mnist):
+    import keras
+
+    config = dataclasses.replace(CONFIG, precision="mixed_float16",
+                                 epochs=2)
+    backbone, head, _ = training.prepare(config, 8)
+    assert backbone.layers[1].dtype_policy.name == "mixed_float16"
+    trained = train(config, mnist=tiny_mnist, verbose=False)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert np.isfinite(trained.history["loss"]).all()
+    assert trained.history["test_accuracy"][-1] > 0.3
