@@ -34,8 +34,7 @@ def make_mnist(folder, n_train=5, n_test=3, compress=False):
     return folder
 
 
-@pytest.fixture
-def tiny_mnist():
+def make_tiny_mnist():
     """A learnable stand-in for MNIST: the digit is a bright square."""
     rng = np.random.default_rng(0)
 
@@ -48,3 +47,9 @@ def tiny_mnist():
         return images, labels
 
     return make(512), make(200)
+
+
+@pytest.fixture
+def tiny_mnist():
+    """:func:`make_tiny_mnist`, fresh for each test."""
+    return make_tiny_mnist()

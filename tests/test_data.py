@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from conftest import make_mnist, write_idx
 
+from conftest import make_mnist, write_idx
 from sphereface import data
 
 

@@ -68,7 +68,7 @@ def all_pairs_stats(embeddings, labels, q=0.95):
             "inter_q_deg": quantile(angles[other], 1 - q)}
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 64, 1024])
+@pytest.mark.parametrize("chunk", [7, 64, 1024])
 def test_class_angle_stats_match_all_pairs_at_once(chunk):
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 4, 300)

@@ -8,6 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from conftest import make_tiny_mnist
 from sphereface import model
 from sphereface import train as training
 from sphereface.train import TrainConfig, train
@@ -23,8 +24,15 @@ CONFIG = TrainConfig(epochs=3, batch_size=64, embedding_dim=8, shift=0,
                      learning_rate=3e-3)
 
 
-def test_training_learns_and_records_history(tiny_mnist):
-    trained = train(CONFIG, mnist=tiny_mnist, verbose=False)
+@pytest.fixture(scope="module")
+def config_run():
+    """CONFIG trained once, uncached, for the tests that only read it."""
+    return train(CONFIG, mnist=make_tiny_mnist(), verbose=False,
+                 use_cache=False)
+
+
+def test_training_learns_and_records_history(config_run):
+    trained = config_run
     h = trained.history
     assert h["epoch"] == [1, 2, 3] and h["steps"] == 3 * (512 // 64)
     assert h["loss"][1] < h["loss"][0]
@@ -52,7 +60,7 @@ def test_augmentation_settings_reach_every_epoch(tiny_mnist, monkeypatch):
     assert calls == [(512, 1, 10.0, 0.1)] * 2
 
 
-def test_2d_runs_keep_feature_snapshots(tiny_mnist):
+def test_2d_runs_keep_feature_snapshots(tiny_mnist, config_run):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,8 +79,7 @@ def test_2d_runs_keep_feature_snapshots(tiny_mnist):
     fig = plots.feature_evolution(h, epochs=[1, 2], title="run")
     assert len(fig.axes) == 2 and "epoch 2" in fig.axes[1].get_title()
     assert fig.get_suptitle() == "run"
-    assert "snapshots" not in train(CONFIG, mnist=tiny_mnist,
-                                    verbose=False).history
+    assert "snapshots" not in config_run.history  # 8-d
 
 
 def test_cache_entry_missing_a_recorded_field_is_retrained(tiny_mnist):
@@ -165,29 +172,21 @@ def test_data_fingerprint_sees_every_change():
     assert training.data_fingerprint(images[:5], labels[:5]) != first
 
 
-def test_a_network_trained_on_other_data_is_not_loaded(tiny_mnist):
+def test_the_cache_returns_only_the_run_asked_for(tiny_mnist):
     config = dataclasses.replace(CONFIG, epochs=1)
     (x, y), test = tiny_mnist
     first = train(config, mnist=tiny_mnist, verbose=False)
-    permuted = train(config, mnist=((x, np.roll(y, 1)), test),
-                     verbose=False)
-    assert not first.from_cache and not permuted.from_cache
-    assert train(config, mnist=tiny_mnist, verbose=False).from_cache
-
-
-def test_an_entry_without_checks_is_no_hit_for_a_run_asking_for_them(
-        tiny_mnist):
-    config = dataclasses.replace(CONFIG, epochs=1)
-    assert train(config, mnist=tiny_mnist, verbose=False).history[
-        "checks"] == []
+    assert not first.from_cache and first.history["checks"] == []
+    # the same configuration on other data (labels moved by one)
+    assert not train(config, mnist=((x, np.roll(y, 1)), test),
+                     verbose=False).from_cache
+    # an entry recorded without checks is no hit for a run asking them
     checked = train(config, mnist=tiny_mnist, verbose=False, check_every=4)
     assert not checked.from_cache
     assert [c["step"] for c in checked.history["checks"]] == [4, 8]
     again = train(config, mnist=tiny_mnist, verbose=False, check_every=4)
     assert again.from_cache and again.history["checks"] == json.loads(
         json.dumps(checked.history["checks"]))
-    assert not train(config, mnist=tiny_mnist, verbose=False,
-                     check_every=2).from_cache
     assert train(config, mnist=tiny_mnist, verbose=False).from_cache
 
 
@@ -207,8 +206,9 @@ def test_schedule_names_must_match_their_numbers():
     assert TrainConfig(lambda_power=2.0, schedule="custom")
 
 
-def test_inference_model_needs_no_label_and_matches(tiny_mnist):
-    trained = train(CONFIG, mnist=tiny_mnist, verbose=False)
+def test_inference_model_needs_no_label_and_matches(tiny_mnist,
+                                                    config_run):
+    trained = config_run
     net = trained.inference_model()
     assert [tuple(i.shape) for i in net.inputs] == [(None, 28, 28, 1)]
     images = tiny_mnist[1][0][:32]
@@ -267,10 +267,10 @@ def test_mirrored_strategy_on_two_cpu_devices(tmp_path):
     assert result.stdout.startswith("ok")
 
 
-def test_evaluate_record(tiny_mnist):
+def test_evaluate_record(tiny_mnist, config_run):
     from sphereface_book import experiments
 
-    trained = train(CONFIG, mnist=tiny_mnist, verbose=False)
+    trained = config_run
     images, labels = tiny_mnist[1]
     record = experiments.evaluate(trained, images, labels)
     assert record["test_accuracy"] == trained.history["test_accuracy"][-1]
