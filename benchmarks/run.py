@@ -99,6 +99,70 @@ def section_inference(quick):
             "onnx_vs_keras_bs32_ratio": rows[32]["onnx"] / rows[32]["keras"]}
 
 
+def _quick(config, quick):
+    """A smoke-test size of ``config`` for ``--quick``."""
+    if not quick:
+        return config
+    return dataclasses.replace(config, epochs=2, train_size=1024)
+
+
+def section_loop(quick):
+    """train()'s images/s over its bare step's (chapter-3 configuration)."""
+    from sphereface_book import experiments
+
+    from sphereface import benchmark, data
+
+    config = _quick(experiments.book_config(fast=False), quick)
+    rates = benchmark.loop_rates(config, data.load_mnist(),
+                                 epochs=2 if quick else 3,
+                                 steps=3 if quick else 50,
+                                 rounds=1 if quick else 3)
+    return {"config": config.key(), "batch_size": config.batch_size,
+            **rates}
+
+
+def section_precision(quick):
+    """Step images/s under mixed_bfloat16 and float32, side by side."""
+    from sphereface_book import experiments
+
+    from sphereface import benchmark, data
+
+    (x_train, y_train), _ = data.load_mnist()
+    config = experiments.book_config(fast=False)
+    configs = {name: dataclasses.replace(config, precision=name)
+               for name in ("float32", "mixed_bfloat16")}
+    rates = benchmark.training_rates(configs, x_train, y_train,
+                                     3 if quick else 20,
+                                     rounds=1 if quick else 3)
+    return {"batch_size": config.batch_size, "images_per_s": rates,
+            "rounds": 1 if quick else 3,
+            "bf16_vs_fp32_step_ratio": rates["mixed_bfloat16"]
+            / rates["float32"],
+            "bfloat16": benchmark.bfloat16_support()}
+
+
+def section_bf16_accuracy(quick):
+    """Test accuracy of the chapter-3 run in bfloat16 minus float32."""
+    from sphereface_book import experiments
+
+    from sphereface import data
+    from sphereface.train import train
+
+    mnist = data.load_mnist()
+    accuracy, seconds = {}, {}
+    for name in ("float32", "mixed_bfloat16"):
+        config = _quick(experiments.book_config(fast=False,
+                                                precision=name), quick)
+        # the float32 run is the book's own, usually in the cache
+        history = train(config, mnist, verbose=False,
+                        use_cache=not quick).history
+        accuracy[name] = history["test_accuracy"][-1]
+        seconds[name] = history["train_seconds"]
+    return {"test_accuracy": accuracy, "train_seconds": seconds,
+            "bf16_accuracy_delta": accuracy["mixed_bfloat16"]
+            - accuracy["float32"]}
+
+
 def section_matmul(quick):
     from sphereface import benchmark
 
@@ -107,7 +171,9 @@ def section_matmul(quick):
 
 
 SECTIONS = {"training": section_training, "time_to_99": section_time_to_99,
-            "inference": section_inference, "matmul": section_matmul}
+            "inference": section_inference, "matmul": section_matmul,
+            "loop": section_loop, "precision": section_precision,
+            "bf16_accuracy": section_bf16_accuracy}
 
 
 def run_section(name, quick):

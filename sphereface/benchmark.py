@@ -39,6 +39,25 @@ def machine():
             "versions": versions}
 
 
+def bfloat16_support(cpuinfo="/proc/cpuinfo"):
+    """The CPU's bfloat16 instructions, from its flags.
+
+    ``avx512_bf16`` (AVX-512 BF16) and ``amx_bf16`` (AMX tiles) are what
+    make ``mixed_bfloat16`` fast; ``native`` is True if either is there.
+    Without them TensorFlow emulates bfloat16 arithmetic in float32.
+    """
+    flags = set()
+    try:
+        with open(cpuinfo) as lines:
+            flags = next((set(line.split(":", 1)[1].split())
+                          for line in lines if line.startswith("flags")),
+                         set())
+    except OSError:
+        pass
+    found = {flag: flag in flags for flag in ("avx512_bf16", "amx_bf16")}
+    return {**found, "native": any(found.values())}
+
+
 def forward_flops(model):
     """Floating-point operations of one image's forward pass.
 
@@ -146,6 +165,42 @@ def training_rates(configs, images, labels, steps=20, rounds=3, xla=()):
     return best_rates(steppers, steps * batch, rounds)
 
 
+def loop_rates(config, mnist, epochs=3, steps=50, rounds=3):
+    """``train()``'s images/s beside its bare compiled step's.
+
+    The bare step (:func:`training_rates`) runs on fixed batches of the
+    same images at the same batch size, before and after the run (the
+    better of the two kept).  ``train()`` runs ``epochs`` epochs of
+    ``config`` with a check at each epoch's end; its rate is that of
+    the epochs after the first (tracing and the first epoch's
+    augmentation, which nothing can overlap, are left out), on the
+    training clock, which leaves evaluation out.
+    """
+    import dataclasses
+
+    from sphereface.train import run_data, train
+
+    config = dataclasses.replace(config, epochs=epochs)
+    (images, labels), _ = run_data(config, mnist)
+    per_epoch = len(labels) // config.batch_size
+
+    def bare():
+        return training_rates({"step": config}, images, labels, steps,
+                              rounds)["step"]
+
+    before = bare()
+    history = train(config, mnist, verbose=False, use_cache=False,
+                    check_every=per_epoch).history
+    after = bare()
+    seconds = [check["seconds"] for check in history["checks"]]
+    loop = ((epochs - 1) * per_epoch * config.batch_size
+            / (seconds[-1] - seconds[0]))
+    step = max(before, after)
+    return {"train_images_per_s": loop, "step_images_per_s": step,
+            "step_before_after": [before, after],
+            "loop_efficiency": loop / step}
+
+
 def _stepper(step, batches):
     def run():
         for images, labels in batches:
@@ -169,7 +224,8 @@ def time_to_accuracy(history, target):
 
 def summarise(sections):
     """Headline ratios and efficiencies from ``benchmarks/run.py``'s
-    sections (``training``, ``time_to_99``, ``inference``, ``matmul``).
+    sections (``training``, ``time_to_99``, ``inference``, ``matmul``,
+    ``loop``, ``precision`` and ``bf16_accuracy``).
 
     Training does about three times the forward pass's arithmetic (the
     forward pass and two products per layer in the backward pass); that
@@ -191,6 +247,12 @@ def summarise(sections):
         "matmul_gflops": peak,
         "training_efficiency": train_gflops / peak,
         "inference_efficiency": infer_gflops / peak,
+        "loop_efficiency": sections["loop"]["loop_efficiency"],
+        "bf16_vs_fp32_step_ratio":
+            sections["precision"]["bf16_vs_fp32_step_ratio"],
+        "native_bfloat16": sections["precision"]["bfloat16"]["native"],
+        "bf16_accuracy_delta":
+            sections["bf16_accuracy"]["bf16_accuracy_delta"],
     }
 
 
@@ -237,6 +299,13 @@ def tables(record):
             "  inference (.pb, batch 32): "
             + f"{record['inference_gflops']:.1f} GFLOP/s, "
             + f"{record['inference_efficiency']:.0%} of it",
+            "  train() images/s / its bare step's: "
+            + f"{record['loop_efficiency']:.2f}",
+            "  step images/s, mixed_bfloat16 / float32: "
+            + f"{record['bf16_vs_fp32_step_ratio']:.2f} (native bfloat16: "
+            + ("yes" if record["native_bfloat16"] else "no") + ")",
+            "  test accuracy, mixed_bfloat16 - float32: "
+            + f"{100 * record['bf16_accuracy_delta']:+.2f} points",
             "  peak memory of each section (MB):"]
     out += [f"    {name:<11} {section['peak_memory_mb']:6.0f}"
             for name, section in sections.items()]

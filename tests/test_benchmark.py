@@ -60,3 +60,41 @@ def test_machine_names_cpu_cores_and_versions():
     info = benchmark.machine()
     assert info["cores"] >= 1 and info["cpu"]
     assert {"tensorflow", "numpy", "python"} <= set(info["versions"])
+
+
+@pytest.mark.parametrize("flags, native", [
+    ("fpu avx2 amx_bf16 amx_tile", {"amx_bf16": True,
+                                    "avx512_bf16": False}),
+    ("fpu avx512f avx512_bf16", {"amx_bf16": False, "avx512_bf16": True}),
+    ("fpu avx2 fma avx512_bf16x", {"amx_bf16": False,
+                                   "avx512_bf16": False}),
+])
+def test_bfloat16_support_reads_the_cpu_flags(tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: X\nflags\t\t: "
+                       f"{flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    found = benchmark.bfloat16_support(cpuinfo)
+    assert found == {**native, "native": any(native.values())}
+    assert benchmark.bfloat16_support(tmp_path / "none")["native"] is False
+
+
+def test_loop_rates_put_train_beside_its_bare_step(tiny_mnist, tmp_path,
+                                                   monkeypatch):
+    monkeypatch.setenv("SPHEREFACE_CACHE", str(tmp_path))
+    timed, bare = [], iter([100.0, 300.0])  # before and after the run
+
+    def bare_step(configs, images, labels, steps, rounds):
+        timed.append((configs["step"].batch_size, len(images), steps))
+        return {"step": next(bare)}
+
+    monkeypatch.setattr(benchmark, "training_rates", bare_step)
+    config = TrainConfig(batch_size=64, embedding_dim=8, shift=0)
+    rates = benchmark.loop_rates(config, tiny_mnist, epochs=2, steps=2,
+                                 rounds=1)
+    assert timed == [(64, 512, 2)] * 2  # same batch size and images
+    assert rates["step_before_after"] == [100.0, 300.0]
+    assert rates["step_images_per_s"] == 300.0
+    assert rates["loop_efficiency"] == pytest.approx(
+        rates["train_images_per_s"] / rates["step_images_per_s"])
+    assert rates["train_images_per_s"] > 0
+    assert not any(tmp_path.iterdir())  # a timing run, never cached

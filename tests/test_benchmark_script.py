@@ -47,6 +47,19 @@ def test_quick_benchmark_writes_every_section(quick_run):
     assert sections["inference"]["forward_flops"] > 1e6
     assert "Training at batch 256" in stdout
     assert record["machine"]["cores"] >= 1
+    assert record["loop_efficiency"] == sections["loop"]["loop_efficiency"]
+    assert 0 < record["loop_efficiency"]
+    assert sections["loop"]["train_images_per_s"] > 0
+    assert set(sections["precision"]["images_per_s"]) == {
+        "float32", "mixed_bfloat16"}
+    assert record["bf16_vs_fp32_step_ratio"] > 0
+    assert isinstance(record["native_bfloat16"], bool)
+    assert set(sections["precision"]["bfloat16"]) == {
+        "avx512_bf16", "amx_bf16", "native"}
+    assert -1 <= record["bf16_accuracy_delta"] <= 1
+    assert set(sections["bf16_accuracy"]["test_accuracy"]) == {
+        "float32", "mixed_bfloat16"}
+    assert "mixed_bfloat16 / float32" in stdout
 
 
 def test_only_remeasures_one_section_and_keeps_the_rest(quick_run,
@@ -57,7 +70,8 @@ def test_only_remeasures_one_section_and_keeps_the_rest(quick_run,
     done = run_script("--quick", "--only", "matmul", "--out", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
     after = json.loads(out.read_text())
-    for name in ("training", "time_to_99", "inference"):
+    for name in ("training", "time_to_99", "inference", "loop",
+                 "precision", "bf16_accuracy"):
         assert after["sections"][name] == before["sections"][name], name
     assert list(after["sections"]) == list(before["sections"])
     assert after["book_run_seconds"] == before["book_run_seconds"]
