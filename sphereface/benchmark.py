@@ -251,8 +251,8 @@ def summarise(sections):
         "bf16_vs_fp32_step_ratio":
             sections["precision"]["bf16_vs_fp32_step_ratio"],
         "native_bfloat16": sections["precision"]["bfloat16"]["native"],
-        "bf16_accuracy_delta":
-            sections["bf16_accuracy"]["bf16_accuracy_delta"],
+        "bf16_accuracy_delta": sections.get("bf16_accuracy", {}).get(
+            "bf16_accuracy_delta"),  # None if not measured
     }
 
 
@@ -281,7 +281,7 @@ def tables(record):
         {"batch": ("batch", "d"), "pb": (".pb (Session)", ".0f"),
          "keras": ("Keras call", ".0f"), "onnx": ("onnxruntime", ".0f"),
          "ratio": (".pb / Keras", ".2f")}))
-    time_99 = record["time_to_99_s"]
+    time_99, delta = record["time_to_99_s"], record["bf16_accuracy_delta"]
     mflop = sections["inference"]["forward_flops"] / 1e6
     out += ["", "Summary:",
             "  time to 99.0% test accuracy: "
@@ -305,7 +305,8 @@ def tables(record):
             + f"{record['bf16_vs_fp32_step_ratio']:.2f} (native bfloat16: "
             + ("yes" if record["native_bfloat16"] else "no") + ")",
             "  test accuracy, mixed_bfloat16 - float32: "
-            + f"{100 * record['bf16_accuracy_delta']:+.2f} points",
+            + (f"{100 * delta:+.2f} points" if delta is not None
+               else "not measured"),
             "  peak memory of each section (MB):"]
     out += [f"    {name:<11} {section['peak_memory_mb']:6.0f}"
             for name, section in sections.items()]

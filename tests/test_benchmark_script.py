@@ -87,3 +87,16 @@ def test_only_needs_the_sections_it_keeps(tmp_path):
     assert done.returncode != 0
     assert str(out) in done.stderr and "training" in done.stderr
     assert not out.exists()
+
+
+def test_a_record_may_lack_the_bf16_accuracy_run(quick_run, tmp_path):
+    out = tmp_path / "benchmarks.json"
+    record = json.loads(quick_run[0].read_text())
+    del record["sections"]["bf16_accuracy"]
+    out.write_text(json.dumps(record))
+    done = run_script("--quick", "--only", "matmul", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = json.loads(out.read_text())
+    assert "bf16_accuracy" not in after["sections"]
+    assert after["bf16_accuracy_delta"] is None
+    assert "mixed_bfloat16 - float32: not measured" in done.stdout
