@@ -281,7 +281,10 @@ def tables(record):
         {"batch": ("batch", "d"), "pb": (".pb (Session)", ".0f"),
          "keras": ("Keras call", ".0f"), "onnx": ("onnxruntime", ".0f"),
          "ratio": (".pb / Keras", ".2f")}))
-    time_99, delta = record["time_to_99_s"], record["bf16_accuracy_delta"]
+    time_99 = record["time_to_99_s"]
+    # Records written before the loop and precision sections lack them.
+    loop, ratio, delta = (record.get(k) for k in (
+        "loop_efficiency", "bf16_vs_fp32_step_ratio", "bf16_accuracy_delta"))
     mflop = sections["inference"]["forward_flops"] / 1e6
     out += ["", "Summary:",
             "  time to 99.0% test accuracy: "
@@ -300,10 +303,11 @@ def tables(record):
             + f"{record['inference_gflops']:.1f} GFLOP/s, "
             + f"{record['inference_efficiency']:.0%} of it",
             "  train() images/s / its bare step's: "
-            + f"{record['loop_efficiency']:.2f}",
+            + (f"{loop:.2f}" if loop is not None else "not measured"),
             "  step images/s, mixed_bfloat16 / float32: "
-            + f"{record['bf16_vs_fp32_step_ratio']:.2f} (native bfloat16: "
-            + ("yes" if record["native_bfloat16"] else "no") + ")",
+            + (f"{ratio:.2f} (native bfloat16: "
+               + ("yes" if record["native_bfloat16"] else "no") + ")"
+               if ratio is not None else "not measured"),
             "  test accuracy, mixed_bfloat16 - float32: "
             + (f"{100 * delta:+.2f} points" if delta is not None
                else "not measured"),
