@@ -44,6 +44,94 @@ def test_chapter_skeleton(path):
     assert 2 <= count <= 3, f"{path.name}: {count} exercises"
 
 
+OPENING = re.compile(r"After this chapter you can \S.*\sIt assumes \S",
+                     re.DOTALL)
+
+
+def opening_problems(first_cell):
+    """What a chapter's first cell lacks: after the title paragraph and
+    before the first section, a paragraph on what the reader can do
+    after the chapter and what it assumes."""
+    paragraphs = first_cell.split("\n## ")[0].split("\n\n")[1:]
+    if not any(OPENING.match(p.strip()) for p in paragraphs):
+        return ["no 'After this chapter you can ... It assumes ...' "
+                "paragraph before the first section"]
+    return []
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_says_what_it_teaches_and_assumes(path):
+    first = nbformat.read(path, as_version=4).cells[0].source
+    assert opening_problems(first) == [], path.name
+
+
+def test_the_opening_check_sees_a_missing_or_misplaced_opening():
+    good = ("# 9. Title\n\nWhat we build.\n\n"
+            "After this chapter you can do X. It assumes Y.\n\n## Setup\n")
+    assert opening_problems(good) == []
+    for bad in (good.replace("It assumes", "It needs"),
+                good.replace("After this chapter you can", "You can"),
+                "After this chapter you can do X. It assumes Y.\n\n"
+                "What we build.\n\n## Setup\n",
+                "# 9. Title\n\n## Setup\n\n"
+                "After this chapter you can do X. It assumes Y.\n"):
+        assert opening_problems(bad) != [], bad
+
+
+GLOSSARY = ROOT / "book" / "glossary.md"
+
+
+def glossary_terms(text):
+    """The terms of the page's ``{glossary}`` directive, in order: its
+    unindented lines (the definitions are indented)."""
+    body = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    return [line.strip() for line in body.splitlines()[1:]
+            if line.strip() and not line[0].isspace()
+            and not line.startswith(":")]
+
+
+def term_targets(text):
+    """The terms named by ``{term}`text <term>``` and ``{term}`term```."""
+    targets = []
+    for role in re.findall(r"\{term\}`([^`]+)`", text):
+        labelled = re.fullmatch(r"(?s).*?<([^<>]+)>\s*", role)
+        targets.append(" ".join((labelled.group(1) if labelled
+                                 else role).split()))
+    return targets
+
+
+def book_texts():
+    """Every markdown cell and markdown page of the book, by name."""
+    texts = {}
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        texts[path.name] = "\n\n".join(
+            c.source for c in cells if c.cell_type == "markdown")
+    for path in sorted((ROOT / "book").glob("*.md")):
+        texts[path.name] = path.read_text()
+    return texts
+
+
+def test_the_glossary_defines_every_term_used_and_uses_every_term():
+    terms = glossary_terms(GLOSSARY.read_text())
+    assert len(terms) == len(set(terms)) >= 12, terms
+    texts = book_texts()
+    for name, text in texts.items():
+        for target in term_targets(text):
+            assert target in terms, f"{name}: {{term}}`{target}` undefined"
+    used = {t for name, text in texts.items() if name != GLOSSARY.name
+            for t in term_targets(text)}
+    assert [t for t in terms if t not in used] == [], "never linked"
+
+
+def test_the_term_parsers_read_roles_and_definitions():
+    page = ("# G\n\n```{glossary}\n:sorted:\nom\n  An offline model,"
+            "\n  compiled.\n\nTAR@FAR\n  A rate.\n```\n")
+    assert glossary_terms(page) == ["om", "TAR@FAR"]
+    assert term_targets("an {term}`om`, {term}`the rate\n<TAR@FAR>` and "
+                        "{term}`gears <gear>`") == ["om", "TAR@FAR", "gear"]
+
+
 def setup_cell(path):
     nb = nbformat.read(path, as_version=4)
     return next(c.source for c in nb.cells if c.cell_type == "code")
@@ -109,6 +197,7 @@ def test_citations_are_in_the_bibliography():
                for c in nbformat.read(p, as_version=4).cells]
     sources += [c.source for p in (ROOT / "book").glob("[a-z]*.ipynb")
                 for c in nbformat.read(p, as_version=4).cells]
+    sources += [p.read_text() for p in (ROOT / "book").glob("*.md")]
     for text in sources:
         for group in re.findall(r"\{cite[:\w]*\}`([^`]+)`", text):
             for key in group.split(","):
