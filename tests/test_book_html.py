@@ -4,7 +4,8 @@ Builds the book with warnings as errors, then loads every page from
 ``file://`` in headless Chromium over the DevTools protocol and checks
 what a reader would see: figures decoded, math typeset by the offline
 MathJax, code cells with their outputs, no resource fetched from the
-network, every internal link and anchor resolving.  Screenshots land in
+network, every internal link and anchor resolving, and no training log longer
+than a screen outside a toggle.  Screenshots land in
 ``_build/screenshots`` for a person to look at.
 
 Needs ``chromium`` (``.ci/run`` installs it with apt, and sets
@@ -25,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from sphereface_book import toc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +69,41 @@ PAGE_REPORT = """
 def pages():
     """The book's pages in table-of-contents order (html names)."""
     return [f"{f}.html" for f in toc.pages()]
+
+
+# A training log is a run of epoch lines ("epoch 3/5: ...") and progress
+# lines ("... step 234/468 ..."); more than a screenful of them in one
+# cell buries the page, so they belong behind a toggle (the cell's
+# ``hide-output`` tag renders its output inside a closed <details>).
+LOG_LINE = re.compile(r"^epoch |\bstep \d+/\d+", re.IGNORECASE)
+SCREENFUL = 25
+
+
+def _collapsed(tag):
+    """A container a reader must open: a closed <details> or a toggle."""
+    return ((tag.name == "details" and not tag.has_attr("open"))
+            or "toggle" in (tag.get("class") or []))
+
+
+def log_floods(html, page):
+    """Each code cell of ``html`` showing more than a screenful of
+    training log lines in its visible outputs, named by page and cell
+    (its number among the page's cells and its first source line)."""
+    floods = []
+    soup = BeautifulSoup(html, "html.parser")
+    for number, cell in enumerate(soup.select("div.cell"), 1):
+        shown = [area.get_text() for area in cell.select("div.cell_output")
+                 if area.find_parent(_collapsed) is None]
+        lines = [line for text in shown
+                 for line in re.split(r"[\r\n]+", text)
+                 if LOG_LINE.search(line.strip())]
+        if len(lines) > SCREENFUL:
+            source = cell.select_one("div.cell_input pre")
+            first = source.get_text().strip().splitlines()[0] \
+                if source else "(input hidden)"
+            floods.append(f"{page}, cell {number} ({first}): "
+                          f"{len(lines)} lines of training log shown")
+    return floods
 
 
 class Browser:
@@ -226,3 +263,60 @@ def test_internal_links_resolve(reports):
                 if target.is_relative_to(HTML.resolve()) else None
             if parts.fragment and key in ids:
                 assert parts.fragment in ids[key], f"{name}: {href}"
+
+
+def test_no_page_shows_a_screenful_of_training_log(browser):
+    floods = [flood for name in pages()
+              for flood in log_floods((HTML / name).read_text(), name)]
+    assert floods == []
+
+
+def _cell(outputs, source="trained = train(config, mnist)", hidden=False):
+    """A code cell as Jupyter Book renders it: one box per stream."""
+    boxes = "".join(
+        '<div class="output stream highlight-myst-ansi notranslate">'
+        f'<div class="highlight"><pre><span></span>{text}</pre></div></div>'
+        for text in outputs)
+    out = f'<div class="cell_output docutils container">{boxes}</div>'
+    if hidden:
+        out = ('<details class="admonition hide below-input">'
+               '<summary aria-label="Toggle hidden content">'
+               '<p class="collapsed admonition-title">Show code cell output'
+               f'</p></summary>{out}</details>')
+    tag = " tag_hide-output" if hidden else ""
+    return (f'<div class="cell{tag} docutils container">'
+            '<div class="cell_input docutils container">'
+            '<div class="highlight">'
+            f'<pre><span></span>{source}\n</pre></div></div>{out}</div>')
+
+
+def _epochs(count):
+    return [line for k in range(1, count + 1) for line in (
+        f"epoch {k}/{count}: step 468/468, loss 0.1\n",
+        f"epoch {k}/{count}: loss 0.2, train 98.00%, test 99.00%\n")]
+
+
+def test_the_log_check_names_the_page_and_the_cell():
+    page = ("<main>" + _cell(["accuracy 99.63%\n"], source="print(acc)")
+            + _cell(_epochs(13)) + "</main>")
+    assert log_floods(page, "book/03_training.html") == [
+        ("book/03_training.html, cell 2 (trained = train(config, mnist)): "
+         "26 lines of training log shown")]
+
+
+def test_the_log_check_counts_one_box_or_many_and_in_place_lines():
+    one_box = _cell(["".join(_epochs(13))])
+    in_place = _cell(["step 1/468\rstep 2/468\r" * 13])
+    keras = _cell([f"Epoch {k}/30\n" for k in range(1, 31)])
+    for cell in (one_box, in_place, keras):
+        assert len(log_floods(cell, "p.html")) == 1, cell
+
+
+def test_the_log_check_passes_toggled_short_and_other_outputs():
+    hidden = _cell(_epochs(40), hidden=True)
+    short = _cell(_epochs(12))  # 24 lines: within a screenful
+    table = _cell(["head  accuracy\n" + "softmax 99.5%\n" * 60])
+    opened = _cell(_epochs(40), hidden=True).replace(
+        "<details class", "<details open class")
+    assert log_floods(hidden + short + table, "p.html") == []
+    assert len(log_floods(opened, "p.html")) == 1
