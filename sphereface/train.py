@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from sphereface import data, margins, metrics
 from sphereface.model import build_backbone, build_head, inference_model
-from sphereface.progress import progress
+from sphereface.progress import run_log
 
 # The version of the code that determines a configuration's weights
 # (data pipeline, augmentation, backbones, heads, training step,
@@ -223,7 +223,7 @@ def _test_accuracy(backbone, head, images, labels):
     return metrics.accuracy(head(_embed(backbone, images)).numpy(), labels)
 
 
-def _epoch_stats(backbone, head, images, labels):
+def epoch_stats(backbone, head, images, labels):
     """Test accuracy, mean target angle and feature norms, and the
     embeddings they came from."""
     emb = _embed(backbone, images)
@@ -242,7 +242,7 @@ def _history_keys(config):
     keys = ["epoch", "loss", "train_accuracy", "test_accuracy", "lambda",
             "mean_target_angle_deg", "feature_norm_mean",
             "feature_norm_std"]
-    return keys + (["snapshots", "snapshot_labels"]
+    return keys + (["snapshots", "snapshot_labels", "snapshot_weights"]
                    if config.embedding_dim == 2 else [])
 
 
@@ -262,18 +262,35 @@ def _complete(folder, config, check_every=None):
     return set(_history_keys(config)) <= set(history)
 
 
-def _load(config, folder, verbose):
-    """The network of a complete cache entry."""
+def _load(config, folder, log):
+    """The network of a complete cache entry; its log is shown again."""
     backbone, head = build_networks(config)
     backbone.load_weights(folder / "backbone.weights.h5")
     with np.load(folder / "head.npz") as saved:
         head.set_weights([saved[f"arr_{i}"] for i in range(len(saved))])
     history = json.loads((folder / "history.json").read_text())
-    if verbose:
-        margin = f" m={config.m}" if config.head == "a-softmax" else ""
-        print(f"loaded {config.head}{margin}, {config.embedding_dim}-d, "
-              f"seed {config.seed} from the cache")
+    log.line(f"{run_name(config)}: loaded from the cache; its training:")
+    for epoch in range(len(history["epoch"])):
+        log.line(epoch_line(config, history, epoch))
+    log.line(f"trained in {history['train_seconds']:.0f} s")
     return Trained(config, backbone, head, history, from_cache=True)
+
+
+def run_name(config):
+    """A run's name in logs: ``a-softmax m=4, 64-d, seed 0``."""
+    margin = f" m={config.m}" if config.head == "a-softmax" else ""
+    return (f"{config.head}{margin}, {config.embedding_dim}-d, "
+            f"seed {config.seed}")
+
+
+def epoch_line(config, history, epoch):
+    """One epoch of a history as a log line (``epoch`` 0-based)."""
+    lam = (f", lambda {history['lambda'][epoch]:.1f}"
+           if config.head == "a-softmax" else "")
+    return (f"epoch {epoch + 1}/{config.epochs}: "
+            f"mean loss {history['loss'][epoch]:.4f}, "
+            f"train {history['train_accuracy'][epoch]:.2%}, "
+            f"test {history['test_accuracy'][epoch]:.2%}{lam}")
 
 
 def run_data(config, mnist=None):
@@ -295,16 +312,33 @@ def run_data(config, mnist=None):
     return train_set, test_set
 
 
+def is_cached(config, mnist=None, check_every=None):
+    """True if ``train(config, mnist, check_every=...)`` would load the
+    network from the cache instead of training it."""
+    return _complete(_entry(config, mnist)[3], config, check_every)
+
+
+def _entry(config, mnist):
+    """A run's training and test sets, their fingerprint and the cache
+    folder they key."""
+    train_set, test_set = run_data(config, mnist)
+    fingerprint = data_fingerprint(*train_set, *test_set)
+    return (train_set, test_set, fingerprint,
+            cache_dir() / cache_key(config, fingerprint))
+
+
 def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
           check_every=None, until=None):
     """Train (or load from the cache) the network ``config`` describes.
 
     ``mnist`` is ``load_mnist()``'s result (loaded if None).  With a
     ``tf.distribute`` ``strategy`` the model is built in its scope and
-    every step runs on all its replicas.  Prints one line per epoch and
-    shows the steps of each epoch moving (a bar in a terminal, a line
-    updated in place in a notebook: :mod:`sphereface.progress`);
-    ``verbose="bar"`` forces the bar, ``verbose=False`` prints nothing.
+    every step runs on all its replicas.  Logs one line per epoch (the
+    epoch's mean loss, train and test accuracy) and shows the steps
+    moving: printed lines and a bar in a terminal, one output block per
+    run in a notebook (:mod:`sphereface.progress`); a run loaded from
+    the cache shows its logged epochs again.  ``verbose="bar"`` forces
+    the terminal form, ``verbose=False`` shows nothing.
     ``check_every`` steps, the test accuracy is also recorded in
     ``history["checks"]`` with the training time so far (evaluation
     time is never counted in ``train_seconds``); with ``until`` the
@@ -315,12 +349,11 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
     images are kept after every epoch (``history["snapshots"]``, labels
     in ``history["snapshot_labels"]``), so they can be shown moving.
     """
-    train_set, test_set = run_data(config, mnist)
-    fingerprint = data_fingerprint(*train_set, *test_set)
-    folder = cache_dir() / cache_key(config, fingerprint)
+    train_set, test_set, fingerprint, folder = _entry(config, mnist)
+    log = run_log(verbose)
     if use_cache and not until and _complete(folder, config, check_every):
-        return _load(config, folder, verbose)
-    run = _Run(config, train_set, test_set, strategy, verbose, check_every)
+        return _load(config, folder, log)
+    run = _Run(config, train_set, test_set, strategy, log, check_every)
     reached = False
     for epoch in range(config.epochs):
         reached = run.epoch(epoch, until)
@@ -343,10 +376,9 @@ class _Run:
     the call returns.
     """
 
-    def __init__(self, config, train_set, test_set, strategy, verbose,
+    def __init__(self, config, train_set, test_set, strategy, log,
                  check_every):
-        self.config, self.verbose, self.check_every = (config, verbose,
-                                                       check_every)
+        self.config, self.log, self.check_every = config, log, check_every
         self.train_set, self.test_set = train_set, test_set
         self._pool = concurrent.futures.ThreadPoolExecutor(1)
         self._next = self._pool.submit(self._dataset, 0)
@@ -354,7 +386,7 @@ class _Run:
         self.steps_per_epoch = len(train_set[1]) // config.batch_size
         self.backbone, self.head, self.step = prepare(
             config, self.steps_per_epoch, self.strategy)
-        self.steps = _make_steps(self.step)
+        self.steps = make_steps(self.step)
         self.steps_done = 0
         self.history = {key: [] for key in _history_keys(config)}
         self.history["checks"], self.history["check_every"] = [], check_every
@@ -362,6 +394,8 @@ class _Run:
             self.history["snapshot_labels"] = (
                 test_set[1][:SNAPSHOT_SIZE].tolist())
         self.clock = _Clock()
+        log.line(f"{run_name(config)}: {config.epochs} epochs of "
+                 f"{self.steps_per_epoch} steps (batch {config.batch_size})")
 
     def epoch(self, epoch, until=None):
         """Train and record one epoch; True once ``until`` is reached."""
@@ -388,11 +422,11 @@ class _Run:
         Returns the per-step losses (float32 numpy), the correct
         predictions and whether ``until`` was reached.
         """
-        shown = progress(self.steps_per_epoch, f"epoch {epoch + 1}/"
-                         f"{self.config.epochs}", self.verbose)
+        self.log.start(self.steps_per_epoch,
+                       f"epoch {epoch + 1}/{self.config.epochs}")
         batches = iter(self.strategy.experimental_distribute_dataset(
             self._epoch_data(epoch)))
-        losses, hits, done, reached = [], [], 0, False
+        losses, hits, done, reached, loss_sum = [], [], 0, False, 0.0
         while done < self.steps_per_epoch and not reached:
             count = min(STEPS_PER_CALL, self.steps_per_epoch - done)
             if self.check_every:
@@ -403,7 +437,8 @@ class _Run:
             hits.append(call_hits)
             done += count
             self.steps_done += count
-            shown.update(done, loss=float(call_losses[-1]))
+            loss_sum += float(tf.reduce_sum(call_losses))
+            self.log.update(done, mean_loss=loss_sum / done)
             if self.check_every and self.steps_done % self.check_every == 0:
                 accuracy = self._check()
                 reached = bool(until) and accuracy >= until
@@ -425,11 +460,13 @@ class _Run:
         """The epoch's line of the history (evaluation time paused)."""
         history, config = self.history, self.config
         with self.clock.paused():
-            stats, emb = _epoch_stats(self.backbone, self.head,
+            stats, emb = epoch_stats(self.backbone, self.head,
                                       *self.test_set)
         if "snapshots" in history:
             history["snapshots"].append(
                 np.round(emb[:SNAPSHOT_SIZE], 4).tolist())
+            history["snapshot_weights"].append(
+                np.round(self.head.kernel.numpy(), 4).tolist())
         history["epoch"].append(epoch + 1)
         history["loss"].append(float(np.mean(losses.astype(np.float64))))
         history["train_accuracy"].append(
@@ -437,19 +474,14 @@ class _Run:
         history["lambda"].append(float(self.head.lam()))
         for key, value in stats.items():
             history[key].append(value)
-        if self.verbose:
-            lam = (f", lambda {history['lambda'][-1]:.1f}"
-                   if config.head == "a-softmax" else "")
-            print(f"epoch {epoch + 1}/{config.epochs}: "
-                  f"loss {history['loss'][-1]:.4f}, "
-                  f"train {history['train_accuracy'][-1]:.2%}, "
-                  f"test {stats['test_accuracy']:.2%}{lam}", flush=True)
+        self.log.line(epoch_line(config, history, epoch))
 
     def finish(self):
         """The complete history: training time and steps taken."""
         self.history["train_seconds"] = self.clock.seconds()
         self._pool.shutdown(wait=False)
         self.history["steps"] = int(self.head.step.numpy())
+        self.log.line(f"trained in {self.history['train_seconds']:.0f} s")
         return self.history
 
 
@@ -533,7 +565,7 @@ def _make_step(backbone, head, optimizer, strategy, global_batch,
     return step
 
 
-def _make_steps(step):
+def make_steps(step):
     """``steps(batches, count)``: ``count`` calls of ``step`` on the next
     batches of the iterator ``batches``, in one compiled call.
 

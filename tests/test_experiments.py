@@ -121,3 +121,20 @@ def test_a_run_without_a_full_batch_is_refused():
     with pytest.raises(ValueError, match="100 training images make no "
                        "full batch of 128"):
         experiments.book_config(fast=True, train_size=100)
+
+
+def test_training_summary_is_one_line_per_network():
+    import types
+
+    history = {"epoch": [1, 2], "loss": [0.9, 0.31234],
+               "train_accuracy": [0.5, 0.9512], "test_accuracy": [0.6, 0.97],
+               "train_seconds": 12.6}
+    runs = {"softmax (64-d)": types.SimpleNamespace(history=history),
+            "a-softmax m=4 (64-d)": types.SimpleNamespace(
+                history={**history, "epoch": [1, 2, 3],
+                         "loss": [1, 1, 2.0]})}
+    lines = experiments.training_summary(runs).splitlines()
+    assert len(lines) == 2 + 2
+    assert lines[2].split() == ["softmax", "(64-d)", "2", "0.3123", "95.12",
+                                "97.00", "13"]
+    assert lines[3].split()[3:5] == ["3", "2.0000"]

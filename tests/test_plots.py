@@ -4,10 +4,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from sphereface_book import plots  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from sphereface_book import plots
 
 
 @pytest.fixture(autouse=True)
@@ -60,3 +60,38 @@ def test_lambda_schedule_marks_every_epoch_end():
                   if line.get_linestyle() == ":")
     assert ends == [250, 500, 750, 1000]
     assert len(ax.get_legend().get_texts()) == 2  # floor + one epoch entry
+
+
+def test_3d_features_sit_on_a_drawn_unit_sphere_with_weights():
+    rng = np.random.default_rng(0)
+    emb, labels = 5 * rng.standard_normal((40, 3)), np.arange(40) % 10
+    kernel = rng.standard_normal((3, 10))
+    fig = plots.features_3d({"a": (emb, labels), "b": (emb, labels)},
+                            weights={"a": kernel})
+    with_w, without = fig.axes[:2]
+    assert len(with_w.lines) == 10 and len(without.lines) == 0
+    for line, w in zip(with_w.lines, kernel.T):  # unit directions, 1.3 long
+        x, y, z = (np.asarray(c)[-1] for c in line.get_data_3d())
+        np.testing.assert_allclose([x, y, z], 1.3 * w / np.linalg.norm(w))
+    points = np.column_stack(with_w.collections[-1]._offsets3d)
+    np.testing.assert_allclose(np.linalg.norm(points, axis=1), 1.0)
+    assert list(with_w.get_zticks()) == [-1, 0, 1]
+    plt.close(fig)
+
+
+def test_feature_evolution_draws_each_epochs_weights():
+    rng = np.random.default_rng(1)
+    history = {"snapshots": rng.standard_normal((2, 20, 2)).tolist(),
+               "snapshot_labels": (np.arange(20) % 10).tolist(),
+               "snapshot_weights": rng.standard_normal((2, 2, 10)).tolist(),
+               "test_accuracy": [0.5, 0.9]}
+    fig = plots.feature_evolution(history)
+    for ax, kernel in zip(fig.axes, history["snapshot_weights"]):
+        ends = np.array([[line.get_xdata()[-1], line.get_ydata()[-1]]
+                         for line in ax.lines])
+        w = np.asarray(kernel)
+        np.testing.assert_allclose(ends, 1.25 * (w / np.linalg.norm(
+            w, axis=0)).T)
+    del history["snapshot_weights"]  # older histories: no lines
+    assert not plots.feature_evolution(history).axes[0].lines
+    plt.close("all")

@@ -74,6 +74,9 @@ def test_2d_runs_keep_feature_snapshots(tiny_mnist, config_run):
     n = min(SNAPSHOT_SIZE, len(tiny_mnist[1][1]))
     assert np.shape(h["snapshots"]) == (2, n, 2)
     assert h["snapshot_labels"] == tiny_mnist[1][1][:n].tolist()
+    np.testing.assert_allclose(h["snapshot_weights"][-1],
+                               trained.head.kernel.numpy(), atol=1e-4)
+    assert np.shape(h["snapshot_weights"]) == (2, 2, 10)
     emb, _ = trained.embed(tiny_mnist[1][0][:n])
     np.testing.assert_allclose(h["snapshots"][-1], emb, atol=1e-3)
     fig = plots.feature_evolution(h, epochs=[1, 2], title="run")
@@ -105,16 +108,23 @@ def test_feature_evolution_refuses_3d():
 
 def test_cache_loads_same_config_and_retrains_changed(tiny_mnist, capsys):
     first = train(CONFIG, mnist=tiny_mnist)
+    trained_log = capsys.readouterr().out.splitlines()
+    assert training.is_cached(CONFIG, tiny_mnist)
     again = train(CONFIG, mnist=tiny_mnist)
-    assert again.from_cache and "from the cache" in capsys.readouterr().out
+    loaded_log = capsys.readouterr().out.splitlines()
+    assert again.from_cache
+    assert loaded_log[0] == ("a-softmax m=4, 8-d, seed 0: loaded from the "
+                             "cache; its training:")
+    assert loaded_log[1:] == trained_log[1:]  # the epochs and the time
     assert again.history == json.loads(json.dumps(first.history))
     images = tiny_mnist[1][0][:50]
     emb1, _ = first.embed(images)
     emb2, _ = again.embed(images)
     np.testing.assert_allclose(emb1, emb2, rtol=1e-5, atol=1e-5)
     assert float(again.head.step.numpy()) == first.history["steps"]
-    changed = train(CONFIG.__class__(**{**CONFIG.__dict__, "seed": 1}),
-                    mnist=tiny_mnist, verbose=False)
+    seed_1 = dataclasses.replace(CONFIG, seed=1)
+    assert not training.is_cached(seed_1, tiny_mnist)
+    changed = train(seed_1, mnist=tiny_mnist, verbose=False)
     assert not changed.from_cache
 
 
@@ -351,18 +361,34 @@ def test_progress_is_read_once_per_call(tiny_mnist, monkeypatch):
     shown = []
 
     class Recorder:
-        def __init__(self, total, title, show):
+        def start(self, total, title):
             shown.append((title, total, []))
 
         def update(self, done, **values):
-            shown[-1][2].append((done, sorted(values)))
+            shown[-1][2].append((done, values["mean_loss"]))
 
-    monkeypatch.setattr(training, "progress", Recorder)
+        def line(self, text):
+            shown.append(text)
+
+    monkeypatch.setattr(training, "run_log", lambda show: Recorder())
     monkeypatch.setattr(training, "STEPS_PER_CALL", 3)
-    train(dataclasses.replace(CONFIG, epochs=2), mnist=tiny_mnist,
-          verbose=False, use_cache=False)
-    calls = [(3, ["loss"]), (6, ["loss"]), (8, ["loss"])]
-    assert shown == [("epoch 1/2", 8, calls), ("epoch 2/2", 8, calls)]
+    trained = train(dataclasses.replace(CONFIG, epochs=2),
+                    mnist=tiny_mnist, use_cache=False)
+    h = trained.history
+    assert shown[0] == "a-softmax m=4, 8-d, seed 0: 2 epochs of 8 steps " \
+        "(batch 64)"
+    for epoch in range(2):
+        title, total, calls = shown[1 + 2 * epoch]
+        assert (title, total) == (f"epoch {epoch + 1}/2", 8)
+        assert [done for done, _ in calls] == [3, 6, 8]
+        # the running mean loss ends at the epoch's mean, shown once
+        assert calls[-1][1] == pytest.approx(h["loss"][epoch], rel=1e-5)
+        assert shown[2 + 2 * epoch] == (
+            f"epoch {epoch + 1}/2: mean loss {h['loss'][epoch]:.4f}, "
+            f"train {h['train_accuracy'][epoch]:.2%}, "
+            f"test {h['test_accuracy'][epoch]:.2%}, "
+            f"lambda {h['lambda'][epoch]:.1f}")
+    assert shown[-1].startswith("trained in ") and len(shown) == 6
 
 
 def test_mixed_bfloat16_run_trains_with_a_float32_head(tiny_mnist):
@@ -395,7 +421,7 @@ def test_mixed_float16_run_trains_under_its_policy(tiny_mnist):
 
     config = dataclasses.replace(CONFIG, precision="mixed_float16",
                                  epochs=2)
-    backbone, head, _ = training.prepare(config, 8)
+    backbone, _, _ = training.prepare(config, 8)
     assert backbone.layers[1].dtype_policy.name == "mixed_float16"
     trained = train(config, mnist=tiny_mnist, verbose=False)
     assert keras.mixed_precision.global_policy().name == "float32"

@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 from sphereface import data, margins, metrics, verification
-from sphereface.tables import format_table  # noqa: F401 (chapters' tables)
+from sphereface.tables import format_table
 from sphereface.train import TrainConfig
 from sphereface_book import RESULTS_DIR, fast_mode, writes_book_files
 
@@ -164,6 +164,25 @@ def save_results(records, name, key=RECORD_KEY, write=None):
         [r.get(k) for k in key]))
     path.write_text(json.dumps(merged, indent=1) + "\n")
     return path
+
+
+def training_summary(runs):
+    """One line per network: how its training ended, from its history.
+
+    ``runs`` maps a name to a ``Trained``; the full per-epoch log is in
+    the training cell's (collapsed) output.
+    """
+    columns = {"name": ("network", "s"), "epochs": ("epochs", "d"),
+               "loss": ("mean loss, last epoch", ".4f"),
+               "train": ("train %", "%"), "test": ("test %", "%"),
+               "seconds": ("train s", ".0f")}
+    rows = [{"name": name, "epochs": len(run.history["epoch"]),
+             "loss": run.history["loss"][-1],
+             "train": run.history["train_accuracy"][-1],
+             "test": run.history["test_accuracy"][-1],
+             "seconds": run.history["train_seconds"]}
+            for name, run in runs.items()]
+    return format_table(rows, columns)
 
 
 def mean_std(records, key):

@@ -282,10 +282,7 @@ def features_2d(panels, weights=None):
         unit.scatter(norm[:, 0] * jitter, norm[:, 1] * jitter, c=colors,
                      s=1, alpha=0.5)
         if weights is not None and title in weights:
-            w = weights[title] / np.linalg.norm(weights[title], axis=0)
-            for j in range(w.shape[1]):
-                unit.plot([0, 1.25 * w[0, j]], [0, 1.25 * w[1, j]],
-                          color=CLASS_COLORS[j], lw=1.2)
+            _weight_rays(unit, weights[title])
         unit.set(xlim=(-1.4, 1.4), ylim=(-1.4, 1.4), xlabel="x₁/‖x‖",
                  ylabel="x₂/‖x‖")
         unit.set_aspect("equal")
@@ -297,13 +294,24 @@ def features_2d(panels, weights=None):
     return fig
 
 
+def _weight_rays(ax, kernel, length=1.25):
+    """Each class weight direction as a line from the origin, in the
+    class's colour (``kernel`` is ``[dim, classes]``)."""
+    w = np.asarray(kernel) / np.linalg.norm(kernel, axis=0)
+    for j in range(w.shape[1]):
+        ax.plot(*([0, length * c] for c in w[:, j]), color=CLASS_COLORS[j],
+                lw=1.2)
+
+
 def feature_evolution(history, epochs=None, title=None):
     """A 2-D run's normalised test features after chosen epochs.
 
     ``history`` is a run's history with ``snapshots`` (kept by
     ``train`` for 2-D embeddings); ``epochs`` are 1-based
-    (default: all).  One panel per epoch, titled with its test accuracy;
-    ``title`` goes above them all.
+    (default: all).  One panel per epoch, titled with its test accuracy,
+    with the class weight directions of that epoch as lines when the
+    history has them (``snapshot_weights``); ``title`` goes above them
+    all.
     """
     snapshots = np.asarray(history["snapshots"])
     if snapshots.shape[-1] != 2:
@@ -317,9 +325,11 @@ def feature_evolution(history, epochs=None, title=None):
         emb = snapshots[epoch - 1]
         unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
         ax.scatter(unit[:, 0], unit[:, 1], c=colors, s=2, alpha=0.4)
+        if "snapshot_weights" in history:
+            _weight_rays(ax, history["snapshot_weights"][epoch - 1])
         accuracy = history["test_accuracy"][epoch - 1]
         ax.set_title(f"epoch {epoch}: {100 * accuracy:.1f}%", fontsize=9)
-        ax.set(xlim=(-1.2, 1.2), ylim=(-1.2, 1.2), xticks=[], yticks=[])
+        ax.set(xlim=(-1.3, 1.3), ylim=(-1.3, 1.3), xticks=[], yticks=[])
         ax.set_aspect("equal")
     if title:
         fig.suptitle(title)
@@ -336,16 +346,27 @@ def _digit_legend(fig):
                title="digit", fontsize=8, title_fontsize=8, frameon=False)
 
 
-def features_3d(panels):
-    """3-D features normalised onto the unit sphere, one panel per run."""
+def features_3d(panels, weights=None):
+    """3-D features normalised onto a drawn unit sphere, one panel per
+    run, with the class weight directions as lines when ``weights``
+    maps a panel's title to its ``[3, classes]`` kernel."""
     n = len(panels)
-    fig = plt.figure(figsize=(4.5 * n, 4.5))
+    fig = plt.figure(figsize=(4.8 * n, 4.8))
+    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 25),
+                       np.linspace(0, np.pi, 13))
     for col, (title, (emb, labels)) in enumerate(panels.items()):
         ax = fig.add_subplot(1, n, col + 1, projection="3d")
+        ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v),
+                          np.cos(v), color="0.8", lw=0.4)
         unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
         ax.scatter(*unit.T, c=np.array(CLASS_COLORS)[labels], s=1,
-                   alpha=0.6)
-        ax.set(title=title, xlabel="x₁", ylabel="x₂", zlabel="x₃")
+                   alpha=0.6, depthshade=False)
+        if weights is not None and title in weights:
+            _weight_rays(ax, weights[title], length=1.3)
+        ticks = [-1, 0, 1]
+        ax.set(title=title, xlabel="x₁/‖x‖", ylabel="x₂/‖x‖",
+               zlabel="x₃/‖x‖", xticks=ticks, yticks=ticks, zticks=ticks,
+               xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), zlim=(-1.1, 1.1))
         ax.set_box_aspect((1, 1, 1))
     _digit_legend(fig)
     return fig
