@@ -138,3 +138,33 @@ def test_training_summary_is_one_line_per_network():
     assert lines[2].split() == ["softmax", "(64-d)", "2", "0.3123", "95.12",
                                 "97.00", "13"]
     assert lines[3].split()[3:5] == ["3", "2.0000"]
+
+
+def test_initial_state_is_the_untrained_network_train_starts_from(
+        tiny_mnist):
+    from sphereface.train import build_networks
+
+    config = experiments.book_config(fast=True, schedule="none")
+    images, labels = tiny_mnist[0][0][:64], tiny_mnist[0][1][:64]
+    state = experiments.initial_state(config, images, labels)
+    backbone, head = build_networks(config)
+    features = backbone(images).numpy()
+    norms = np.linalg.norm(features, axis=1)
+    assert state["feature_norm_mean"] == pytest.approx(norms.mean(), 1e-5)
+    # lambda = 0 from step 0: the target logit is ||x|| psi(theta_y)
+    cos = head.cosine(features).numpy()
+    theta = np.arccos(np.clip(cos[np.arange(64), labels], -1, 1))
+    k = np.floor(4 * theta / np.pi)
+    psi = (-1) ** k * np.cos(4 * theta) - 2 * k
+    logits = norms[:, None] * cos
+    logits[np.arange(64), labels] = norms * psi
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    want = np.mean(np.log(np.exp(shifted).sum(axis=1))
+                   - shifted[np.arange(64), labels])
+    assert state["loss"] == pytest.approx(want, rel=1e-4)
+    assert state["loss"] > np.log(10)  # the margin starts above chance
+
+
+def test_collapsed_means_under_half_right():
+    assert experiments.collapsed({"test_accuracy": 0.186})
+    assert not experiments.collapsed({"test_accuracy": 0.5})

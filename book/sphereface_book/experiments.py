@@ -8,11 +8,12 @@ number in a results table is computed the same way.
 import functools
 import json
 
+import keras
 import numpy as np
 
 from sphereface import data, margins, metrics, verification
 from sphereface.tables import format_table
-from sphereface.train import TrainConfig
+from sphereface.train import TrainConfig, build_networks
 from sphereface_book import RESULTS_DIR, fast_mode, writes_book_files
 
 MNIST_TRAIN_IMAGES = 60000
@@ -164,6 +165,26 @@ def save_results(records, name, key=RECORD_KEY, write=None):
         [r.get(k) for k in key]))
     path.write_text(json.dumps(merged, indent=1) + "\n")
     return path
+
+
+def initial_state(config, images, labels):
+    """Loss and mean feature norm of ``config``'s network before its
+    first step: the seeded initialisation ``train`` starts from, on
+    ``images`` (the start of the curves a history records)."""
+    backbone, head = build_networks(config)
+    features = backbone(images, training=False)
+    loss = keras.losses.sparse_categorical_crossentropy(
+        labels, head.margin_logits(features, labels), from_logits=True)
+    return {"loss": float(np.mean(loss)),
+            "feature_norm_mean": float(np.mean(np.linalg.norm(
+                features, axis=1)))}
+
+
+def collapsed(record):
+    """True for a network that does not classify (under half its test
+    images right): its classes share directions, so angle statistics
+    that compare class means (the angular Fisher score) rank nothing."""
+    return record["test_accuracy"] < 0.5
 
 
 def training_summary(runs):
