@@ -44,8 +44,8 @@ def test_chapter_skeleton(path):
     assert 2 <= count <= 3, f"{path.name}: {count} exercises"
 
 
-OPENING = re.compile(r"After this chapter you can \S.*\sIt assumes \S",
-                     re.DOTALL)
+OPENING = re.compile(r"After\s+this\s+chapter\s+you\s+can\s+\S.*"
+                     r"\sIt\s+assumes\s+\S", re.DOTALL)
 
 
 def opening_problems(first_cell):
@@ -54,8 +54,8 @@ def opening_problems(first_cell):
     after the chapter and what it assumes."""
     paragraphs = first_cell.split("\n## ")[0].split("\n\n")[1:]
     if not any(OPENING.match(p.strip()) for p in paragraphs):
-        return ["no 'After this chapter you can ... It assumes ...' "
-                "paragraph before the first section"]
+        return [("no 'After this chapter you can ... It assumes ...' "
+                 "paragraph before the first section")]
     return []
 
 
@@ -71,10 +71,10 @@ def test_the_opening_check_sees_a_missing_or_misplaced_opening():
     assert opening_problems(good) == []
     for bad in (good.replace("It assumes", "It needs"),
                 good.replace("After this chapter you can", "You can"),
-                "After this chapter you can do X. It assumes Y.\n\n"
-                "What we build.\n\n## Setup\n",
-                "# 9. Title\n\n## Setup\n\n"
-                "After this chapter you can do X. It assumes Y.\n"):
+                ("After this chapter you can do X. It assumes Y.\n\n"
+                 "What we build.\n\n## Setup\n"),
+                ("# 9. Title\n\n## Setup\n\n"
+                 "After this chapter you can do X. It assumes Y.\n")):
         assert opening_problems(bad) != [], bad
 
 
