@@ -53,6 +53,9 @@ def main(argv=None):
                         help="training cache (default: a fresh temp dir)")
     parser.add_argument("--out", type=Path,
                         default=ROOT / "book" / "results" / "benchmarks.json")
+    parser.add_argument("--note", default="",
+                        help="what else ran on the machine meanwhile, kept "
+                        "with the record")
     args = parser.parse_args(argv)
     from sphereface import benchmark
 
@@ -82,7 +85,8 @@ def main(argv=None):
     record = json.loads(args.out.read_text()) if args.out.is_file() else {}
     record.setdefault("book_run_seconds", {})[name] = {
         "total_s": total, "notebooks_s": seconds,
-        "networks_trained": trained, "machine": benchmark.machine()}
+        "networks_trained": trained, "machine": benchmark.machine(),
+        **({"note": args.note} if args.note else {})}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")
 

@@ -40,7 +40,7 @@ def test_first_run_and_rerun_are_recorded_apart(tmp_path, monkeypatch):
 
     script.main(args)
     assert os.environ["SPHEREFACE_WRITE_RESULTS"] == "0"  # not --in-place
-    script.main(args)
+    script.main(args + ["--note", "the test suite ran beside it"])
 
     record = json.loads(out.read_text())
     assert record["quick"] is False  # the rest of the file is kept
@@ -49,4 +49,6 @@ def test_first_run_and_rerun_are_recorded_apart(tmp_path, monkeypatch):
     assert runs["fast, first run"]["networks_trained"] == 1
     assert runs["fast, cached"]["networks_trained"] == 0
     assert set(runs["fast, cached"]["notebooks_s"]) == {"page"}
+    assert runs["fast, cached"]["note"] == "the test suite ran beside it"
+    assert "note" not in runs["fast, first run"]
     assert nbformat.read(page, as_version=4) == nb  # not --in-place
