@@ -347,7 +347,8 @@ def train(config, mnist=None, strategy=None, verbose=True, use_cache=True,
     configuration describes).  For a
     2-D embedding the features of the first ``SNAPSHOT_SIZE`` test
     images are kept after every epoch (``history["snapshots"]``, labels
-    in ``history["snapshot_labels"]``), so they can be shown moving.
+    in ``history["snapshot_labels"]``), with the class weights
+    (``history["snapshot_weights"]``), so they can be shown moving.
     """
     train_set, test_set, fingerprint, folder = _entry(config, mnist)
     log = run_log(verbose)
