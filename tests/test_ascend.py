@@ -198,7 +198,6 @@ def test_accuracy_counts_samples_not_files(batch4):
     assert result.errors == [(3, 1, 7), (9, 3, 8)]
     assert str(result) == "8 / 10 correct: accuracy 80.0000%"
     assert result.files == 3
-    assert result.old_script_figure == pytest.approx(8 / 3)  # the old bug
 
 
 def test_accuracy_accepts_output_folder_with_one_run(batch4):

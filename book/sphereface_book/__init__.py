@@ -2,7 +2,8 @@
 
 ``experiments`` (the chapters' run configurations, evaluation records
 and results files), ``headline`` (the landing page's table), ``toc``
-(the pages in reading order) and ``plots`` (the figures).  The
+(the pages in reading order), ``plots`` (the figures) and ``earlier``
+(the earlier public version's figures, for chapter 6).  The
 chapters import this package from the book folder; its paths are
 those of this checkout's book, so the library (``sphereface``) needs
 none and works from any install.

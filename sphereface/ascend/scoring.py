@@ -42,14 +42,6 @@ class Accuracy:
     def accuracy(self):
         return self.correct / self.total
 
-    @property
-    def old_script_figure(self):
-        """What the earlier public script printed: correct / files.
-
-        Equal to the accuracy only at batch size 1.
-        """
-        return self.correct / self.files
-
     def __str__(self):
         return (f"{self.correct} / {self.total} correct: accuracy "
                 f"{self.accuracy:.4%}")
