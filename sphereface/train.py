@@ -277,8 +277,10 @@ def _load(config, folder, log):
 
 
 def run_name(config):
-    """A run's name in logs: ``a-softmax m=4, 64-d, seed 0``."""
-    margin = f" m={config.m}" if config.head == "a-softmax" else ""
+    """A run's name in logs: ``a-softmax m=4, scaled lambda, 64-d, seed
+    0`` (the schedule named, since runs may differ by it alone)."""
+    margin = (f" m={config.m}, {config.schedule} lambda"
+              if config.head == "a-softmax" else "")
     return (f"{config.head}{margin}, {config.embedding_dim}-d, "
             f"seed {config.seed}")
 

@@ -113,8 +113,8 @@ def test_cache_loads_same_config_and_retrains_changed(tiny_mnist, capsys):
     again = train(CONFIG, mnist=tiny_mnist)
     loaded_log = capsys.readouterr().out.splitlines()
     assert again.from_cache
-    assert loaded_log[0] == ("a-softmax m=4, 8-d, seed 0: loaded from the "
-                             "cache; its training:")
+    assert loaded_log[0] == ("a-softmax m=4, scaled lambda, 8-d, seed 0: "
+                             "loaded from the cache; its training:")
     assert loaded_log[1:] == trained_log[1:]  # the epochs and the time
     assert again.history == json.loads(json.dumps(first.history))
     images = tiny_mnist[1][0][:50]
@@ -375,8 +375,8 @@ def test_progress_is_read_once_per_call(tiny_mnist, monkeypatch):
     trained = train(dataclasses.replace(CONFIG, epochs=2),
                     mnist=tiny_mnist, use_cache=False)
     h = trained.history
-    assert shown[0] == "a-softmax m=4, 8-d, seed 0: 2 epochs of 8 steps " \
-        "(batch 64)"
+    assert shown[0] == ("a-softmax m=4, scaled lambda, 8-d, seed 0: 2 "
+                        "epochs of 8 steps (batch 64)")
     for epoch in range(2):
         title, total, calls = shown[1 + 2 * epoch]
         assert (title, total) == (f"epoch {epoch + 1}/2", 8)
