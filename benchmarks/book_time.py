@@ -2,6 +2,7 @@
 
     python benchmarks/book_time.py --mode fast
     python benchmarks/book_time.py --mode full --in-place
+    python benchmarks/book_time.py --mode full --in-place --only 04_features
 
 Executes every notebook of the table of contents in order, in the book
 folder, with a fresh training cache (a first run: every network is
@@ -16,6 +17,9 @@ outputs replace the committed ones, and in full mode the chapters also
 rewrite ``book/results`` and the shipped model
 (``SPHEREFACE_WRITE_RESULTS=1``): how the book's committed outputs are
 produced.  Otherwise the chapters write none of the book's files.
+``--only`` runs the named pages alone (in the book's order) and records
+no time: a part of the book is not the book's run.  Saved notebooks
+show each cell's printed lines as one block, as Jupyter shows them.
 """
 
 import argparse
@@ -39,6 +43,28 @@ def notebooks():
             if (ROOT / f"{f}.ipynb").is_file()]
 
 
+def merge_streams(nb):
+    """Join each cell's consecutive stdout (or stderr) outputs into one.
+
+    A cell that prints, then shows a figure or a progress display, then
+    prints again keeps the outputs apart; only neighbours are joined.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.outputs:
+            last = merged[-1] if merged else None
+            if (out.output_type == "stream" and last is not None
+                    and last.output_type == "stream"
+                    and last.name == out.name):
+                last.text += out.text
+            else:
+                merged.append(out)
+        cell.outputs = merged
+    return nb
+
+
 def _entries(cache):
     """Names in the training cache: one per trained network."""
     return {p.name for p in cache.iterdir()} if cache.is_dir() else set()
@@ -56,7 +82,17 @@ def main(argv=None):
     parser.add_argument("--note", default="",
                         help="what else ran on the machine meanwhile, kept "
                         "with the record")
+    parser.add_argument("--only", nargs="+", metavar="PAGE",
+                        help="run these pages only (file names without "
+                        ".ipynb); no time is recorded")
     args = parser.parse_args(argv)
+    pages = notebooks()
+    if args.only:
+        unknown = set(args.only) - {p.stem for p in pages}
+        if unknown:
+            parser.error(f"not a notebook of the book: "
+                         f"{', '.join(sorted(unknown))}")
+        pages = [p for p in pages if p.stem in args.only]
     from sphereface import benchmark
 
     cache = args.cache or Path(tempfile.mkdtemp(prefix="sphereface-cache-"))
@@ -67,7 +103,7 @@ def main(argv=None):
     before = _entries(cache)
     seconds = {}
     start_all = time.perf_counter()
-    for path in notebooks():
+    for path in pages:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
         NotebookClient(nb, timeout=7200, kernel_name="python3",
@@ -77,11 +113,13 @@ def main(argv=None):
         seconds[path.stem] = time.perf_counter() - start
         print(f"{path.stem}: {seconds[path.stem]:.0f} s", flush=True)
         if args.in_place:
-            nbformat.write(nb, path)
+            nbformat.write(merge_streams(nb), path)
     total = time.perf_counter() - start_all
     trained = len(_entries(cache) - before)
     name = f"{args.mode}, {'cached' if before else 'first run'}"
     print(f"total: {total:.0f} s ({name}, {trained} networks trained)")
+    if args.only:
+        return
     record = json.loads(args.out.read_text()) if args.out.is_file() else {}
     record.setdefault("book_run_seconds", {})[name] = {
         "total_s": total, "notebooks_s": seconds,
