@@ -248,6 +248,11 @@ def train_dataset(images, labels, batch_size, seed=0, epoch=0, shift=0,
     generator seeded with ``(seed, epoch)``, so every epoch differs and
     every run repeats.  They are done in numpy: a per-image gather in
     the graph was half of the training step's time on a CPU.
+
+    tf.data's autotuning is off, with a fixed prefetch of two batches:
+    with it on, deleting an epoch's finished iterator often blocked for
+    as long as a third of the epoch (26 s of a 50 s epoch on 60,000
+    images, 2-core CPU), and the batches are ready in memory anyway.
     """
     import tensorflow as tf
 
@@ -255,5 +260,7 @@ def train_dataset(images, labels, batch_size, seed=0, epoch=0, shift=0,
     order = rng.permutation(len(images))
     batch_images = augment_images(images[order], rng, shift, rotation, zoom)
     ds = tf.data.Dataset.from_tensor_slices((batch_images, labels[order]))
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(2)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)

@@ -134,6 +134,14 @@ def test_train_dataset_shapes_and_seed():
     assert not np.array_equal(batches[0][1], other[0][1])
 
 
+def test_train_dataset_does_not_autotune():
+    # autotuning made deleting a finished epoch's iterator block for
+    # seconds (see train_dataset); the batches are in memory already
+    images = np.zeros((8, 28, 28, 1), np.float32)
+    ds = data.train_dataset(images, np.zeros(8, np.int32), 4)
+    assert ds.options().autotune.enabled is False
+
+
 def test_shift_moves_pixels_and_keeps_images_apart():
     images = np.zeros((200, 28, 28, 1), np.float32)
     images[:, 14, 14, 0] = np.arange(1, 201)
