@@ -2,7 +2,8 @@
 
     python benchmarks/book_time.py --mode fast
     python benchmarks/book_time.py --mode full --in-place
-    python benchmarks/book_time.py --mode full --in-place --only 04_features
+    python benchmarks/book_time.py --mode full --in-place --only 04_features \
+        --cache ~/.cache/sphereface
 
 Executes every notebook of the table of contents in order, in the book
 folder, with a fresh training cache (a first run: every network is
@@ -18,7 +19,9 @@ rewrite ``book/results`` and the shipped model
 (``SPHEREFACE_WRITE_RESULTS=1``): how the book's committed outputs are
 produced.  Otherwise the chapters write none of the book's files.
 ``--only`` runs the named pages alone (in the book's order) and records
-no time: a part of the book is not the book's run.  Saved notebooks
+no time: a part of the book is not the book's run; give it the cache
+that holds the networks of the chapters before them, or they are
+trained again.  Saved notebooks
 show each cell's printed lines as one block, as Jupyter shows them.
 """
 

@@ -227,7 +227,7 @@ def circle_regions(class_angles, ms):
 
 
 def training_curves(histories):
-    """Loss, test accuracy and lambda per epoch for several runs."""
+    """Loss, test accuracy and mean own-class angle per epoch, per run."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for name, h in histories.items():
         axes[0].plot(h["epoch"], h["loss"], marker="o", label=name)
