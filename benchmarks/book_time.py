@@ -21,8 +21,8 @@ produced.  Otherwise the chapters write none of the book's files.
 ``--only`` runs the named pages alone (in the book's order) and records
 no time: a part of the book is not the book's run; give it the cache
 that holds the networks of the chapters before them, or they are
-trained again.  Saved notebooks
-show each cell's printed lines as one block, as Jupyter shows them.
+trained again.  Saved notebooks show each cell's consecutive printed
+lines as one block, as Jupyter shows them.
 """
 
 import argparse

@@ -250,9 +250,10 @@ def train_dataset(images, labels, batch_size, seed=0, epoch=0, shift=0,
     the graph was half of the training step's time on a CPU.
 
     tf.data's autotuning is off, with a fixed prefetch of two batches:
-    with it on, deleting an epoch's finished iterator often blocked for
-    about half as long as the epoch trained (26 s after a 50 s epoch
-    on 60,000 images, 2-core CPU), and the batches are ready in memory anyway.
+    with it on, deleting an epoch's finished iterator sometimes blocked
+    for about half as long as the epoch trained (26 s after a 50 s
+    epoch on 60,000 images, 2-core CPU), and the batches are in memory
+    anyway.
     """
     import tensorflow as tf
 
