@@ -27,6 +27,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "book"))  # the book's helpers: sphereface_book
 HEADS = ("softmax", "modified", "a-softmax", "cosface", "arcface")
 GEARS = (1, 4, 8, 16, 32)
+# Recipes compared on chapter 3's three-seed A-Softmax mean: changes to
+# the book's full-mode settings (sphereface_book.experiments.FULL).
+RECIPES = {"the book's": {}, "6 epochs": {"epochs": 6},
+           "weight decay 0.05": {"weight_decay": 0.05},
+           "batch 64": {"batch_size": 64},
+           "dropout 0.25": {"dropout": 0.25},
+           "learning rate 5e-3": {"learning_rate": 5e-3},
+           "learning rate 2e-3": {"learning_rate": 2e-3}}
+RECIPE_SEEDS = (0, 1, 2)
 
 
 def section_training(quick):
@@ -163,6 +172,31 @@ def section_bf16_accuracy(quick):
             - accuracy["float32"]}
 
 
+def section_recipes(quick):
+    """Chapter 3's A-Softmax network, three seeds, under each recipe."""
+    from sphereface_book import experiments
+
+    from sphereface import data
+    from sphereface.train import train
+
+    mnist = data.load_mnist()
+    seeds = RECIPE_SEEDS[:1] if quick else RECIPE_SEEDS
+    recipes = {}
+    for name, changes in RECIPES.items():
+        runs = []
+        for seed in seeds:
+            config = _quick(experiments.book_config(
+                seed=seed, fast=False, **changes), quick)
+            history = train(config, mnist, verbose=False,
+                            use_cache=not quick).history
+            runs.append({"seed": seed, "steps": history["steps"],
+                         "test_accuracy": history["test_accuracy"][-1]})
+        mean, std = experiments.mean_std(runs, "test_accuracy")
+        recipes[name] = {"changes": changes, "runs": runs,
+                         "mean_accuracy": mean, "std_accuracy": std}
+    return {"recipes": recipes}
+
+
 def section_matmul(quick):
     from sphereface import benchmark
 
@@ -173,11 +207,13 @@ def section_matmul(quick):
 SECTIONS = {"training": section_training, "time_to_99": section_time_to_99,
             "inference": section_inference, "matmul": section_matmul,
             "loop": section_loop, "precision": section_precision,
-            "bf16_accuracy": section_bf16_accuracy}
-# Sections a record may lack: bf16_accuracy trains a full network in
-# bfloat16, which takes long where the CPU has no bfloat16 instructions;
-# ``--only bf16_accuracy`` adds it to a record.
-OPTIONAL = ("bf16_accuracy",)
+            "bf16_accuracy": section_bf16_accuracy,
+            "recipes": section_recipes}
+# Sections a record may lack, since they train full networks:
+# bf16_accuracy one in bfloat16 (slow where the CPU has no bfloat16
+# instructions), recipes three per recipe (those the book trains come
+# from the cache).  ``--only bf16_accuracy recipes`` adds them.
+OPTIONAL = ("bf16_accuracy", "recipes")
 
 
 def run_section(name, quick):

@@ -314,4 +314,29 @@ def tables(record):
             "  peak memory of each section (MB):"]
     out += [f"    {name:<11} {section['peak_memory_mb']:6.0f}"
             for name, section in sections.items()]
+    if "recipes" in sections:
+        out += ["", ("Chapter 3's A-Softmax network under each recipe "
+                     "(test accuracy %):"),
+                recipe_table(sections["recipes"]["recipes"])]
     return "\n".join(out)
+
+
+def recipe_table(recipes):
+    """One row per recipe: its steps, its seeds' accuracies, the mean.
+
+    No training times: the runs may come from a cache filled on another
+    day or beside other work; what a recipe costs is its steps.
+    """
+    from sphereface.tables import format_table
+
+    seeds = [run["seed"] for run in next(iter(recipes.values()))["runs"]]
+    columns = {"recipe": ("recipe", "s"), "steps": ("steps", "d"),
+               **{f"seed {s}": (f"seed {s}", ".2f") for s in seeds},
+               "mean": ("mean", ".3f"), "std": ("std", ".3f")}
+    rows = [{"recipe": name, "steps": recipe["runs"][0]["steps"],
+             **{f"seed {r['seed']}": 100 * r["test_accuracy"]
+                for r in recipe["runs"]},
+             "mean": 100 * recipe["mean_accuracy"],
+             "std": 100 * recipe["std_accuracy"]}
+            for name, recipe in recipes.items()]
+    return format_table(rows, columns)

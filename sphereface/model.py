@@ -19,7 +19,12 @@ def _conv_relu(x, filters, size=3):
                          activation="relu")(x)
 
 
-def small_cnn(embedding_dim):
+def _dropout(x, rate):
+    """Dropout on the flattened conv features (none at ``rate`` 0)."""
+    return layers.Dropout(rate)(x) if rate else x
+
+
+def small_cnn(embedding_dim, dropout=0.0):
     """A 5-conv network that reaches >99.5% on MNIST on a laptop CPU.
 
     About 12 MFLOP per image forward (``benchmark.forward_flops``), so
@@ -35,7 +40,7 @@ def small_cnn(embedding_dim):
         x = _conv_relu(x, filters)
         x = _conv_relu(x, filters)
         x = layers.MaxPooling2D()(x) if filters == 32 else x
-    x = layers.Flatten()(x)
+    x = _dropout(layers.Flatten()(x), dropout)
     x = layers.Dense(128, activation="relu")(x)
     embedding = layers.Dense(embedding_dim, name="embedding")(x)
     return keras.Model(image, embedding, name="small_cnn")
@@ -50,7 +55,7 @@ def _residual_unit(x, filters):
 
 
 def sphereface20(embedding_dim, units=(1, 2, 4, 1),
-                 widths=(64, 128, 256, 512)):
+                 widths=(64, 128, 256, 512), dropout=0.0):
     """The SphereFace-20 residual network with PReLU, sized for 28x28.
 
     Each stage halves the resolution with a strided 3x3 conv and adds
@@ -64,17 +69,21 @@ def sphereface20(embedding_dim, units=(1, 2, 4, 1),
         x = layers.PReLU(shared_axes=[1, 2])(x)
         for _ in range(count):
             x = _residual_unit(x, filters)
-    x = layers.Flatten()(x)
+    x = _dropout(layers.Flatten()(x), dropout)
     embedding = layers.Dense(embedding_dim, name="embedding")(x)
     return keras.Model(image, embedding, name="sphereface20")
 
 
-def build_backbone(name, embedding_dim):
-    """``small`` or ``resnet20`` -> Keras model image -> embedding."""
+def build_backbone(name, embedding_dim, dropout=0.0):
+    """``small`` or ``resnet20`` -> Keras model image -> embedding.
+
+    ``dropout``: the fraction of the flattened conv features dropped
+    while training (no layer at 0).
+    """
     if name == "small":
-        return small_cnn(embedding_dim)
+        return small_cnn(embedding_dim, dropout)
     if name == "resnet20":
-        return sphereface20(embedding_dim)
+        return sphereface20(embedding_dim, dropout=dropout)
     raise ValueError(f"backbone={name!r}; expected one of {BACKBONES}")
 
 

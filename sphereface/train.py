@@ -62,6 +62,8 @@ class TrainConfig:
     ``train_size`` limits the training images (fast mode); ``classes``
     keeps only those digits (open-set experiments).  ``precision`` is
     the Keras dtype policy the networks train under (:data:`PRECISIONS`).
+    ``dropout`` is the backbone's (see :func:`model.build_backbone`);
+    ``weight_decay`` is decoupled (AdamW's), off at 0.
     """
 
     head: str = "a-softmax"
@@ -86,12 +88,20 @@ class TrainConfig:
     classes: tuple[int, ...] | None = None
     num_classes: int = 10
     precision: str = "float32"
+    dropout: float = 0.0
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         _check_schedule(self)
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision={self.precision!r}; expected one "
                              f"of {PRECISIONS}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout={self.dropout!r}; expected a "
+                             "fraction in [0, 1)")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay={self.weight_decay!r}; "
+                             "expected >= 0")
 
     def key(self):
         """A short hash of the configuration alone (see :func:`cache_key`)."""
@@ -99,16 +109,17 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _key_fields(config):
-    """The fields that key a configuration.
+# Fields added after networks were cached, with the value every earlier
+# run had: left out of the key at that value, so those runs keep their
+# keys (and cache entries).
+_LATER_FIELDS = {"precision": "float32", "dropout": 0.0,
+                 "weight_decay": 0.0}
 
-    ``precision`` is left out at its default, so float32 runs keep the
-    keys (and cache entries) they had before the field existed.
-    """
-    fields = dataclasses.asdict(config)
-    if fields["precision"] == "float32":
-        del fields["precision"]
-    return fields
+
+def _key_fields(config):
+    """The fields that key a configuration (see :data:`_LATER_FIELDS`)."""
+    return {name: value for name, value in dataclasses.asdict(config).items()
+            if _LATER_FIELDS.get(name, object()) != value}
 
 
 def _check_schedule(config):
@@ -194,7 +205,8 @@ def build_networks(config):
     """
     keras.utils.set_random_seed(config.seed)
     with dtype_policy(config.precision):
-        backbone = build_backbone(config.backbone, config.embedding_dim)
+        backbone = build_backbone(config.backbone, config.embedding_dim,
+                                  config.dropout)
         head = build_head(config)
         head.build((None, config.embedding_dim))
     return backbone, head
@@ -520,17 +532,15 @@ class _Clock:
 def prepare(config, steps_per_epoch, strategy=None, jit_compile=False):
     """Backbone, head and the compiled training step of a run.
 
-    The optimiser is Adam with a cosine decay over the whole run; the
-    step advances lambda once.  Used by :func:`train` and by the
-    benchmarks, so both time the same step; ``jit_compile=True`` (XLA)
-    is there for the benchmarks to measure, not a default.
+    The optimiser is :func:`make_optimizer`'s; the step advances lambda
+    once.  Used by :func:`train` and by the benchmarks, so both time the
+    same step; ``jit_compile=True`` (XLA) is there for the benchmarks to
+    measure, not a default.
     """
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         backbone, head = build_networks(config)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, config.epochs * steps_per_epoch)
-        optimizer = keras.optimizers.Adam(schedule)
+        optimizer = make_optimizer(config, config.epochs * steps_per_epoch)
         if config.precision == "mixed_float16":  # keeps small gradients
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(backbone.trainable_variables
@@ -538,6 +548,17 @@ def prepare(config, steps_per_epoch, strategy=None, jit_compile=False):
     step = _make_step(backbone, head, optimizer, strategy,
                       config.batch_size, jit_compile)
     return backbone, head, step
+
+
+def make_optimizer(config, total_steps):
+    """Adam, or AdamW with ``config.weight_decay``, its learning rate
+    decaying along a cosine to zero over the run's ``total_steps``."""
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, total_steps)
+    if config.weight_decay:
+        return keras.optimizers.AdamW(schedule,
+                                      weight_decay=config.weight_decay)
+    return keras.optimizers.Adam(schedule)
 
 
 def _make_step(backbone, head, optimizer, strategy, global_batch,

@@ -113,3 +113,18 @@ def test_tables_read_a_record_from_before_the_loop_sections():
     text = benchmark.tables(record)
     assert "train() images/s / its bare step's: not measured" in text
     assert "mixed_bfloat16 / float32: not measured" in text
+
+
+def test_recipe_table_puts_each_recipe_on_a_row():
+    runs = [{"seed": 0, "steps": 10, "test_accuracy": 0.99},
+            {"seed": 1, "steps": 10, "test_accuracy": 0.995}]
+    recipes = {"short": {"runs": runs, "mean_accuracy": 0.9925,
+                         "std_accuracy": 0.0035},
+               "long": {"runs": [{**r, "steps": 20} for r in runs],
+                        "mean_accuracy": 0.9925, "std_accuracy": 0.0035}}
+    lines = benchmark.recipe_table(recipes).splitlines()
+    assert lines[0].split() == ["recipe", "steps", "seed", "0", "seed", "1",
+                                "mean", "std"]
+    assert lines[2].split() == ["short", "10", "99.00", "99.50", "99.250",
+                                "0.350"]
+    assert lines[3].split()[:2] == ["long", "20"]

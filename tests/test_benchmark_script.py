@@ -1,5 +1,6 @@
 """``benchmarks/run.py --quick`` runs every section end to end."""
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -9,6 +10,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def recipes():
+    """The recipes ``benchmarks/run.py`` compares."""
+    spec = importlib.util.spec_from_file_location(
+        "benchmark_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.RECIPES
 
 
 def run_script(*args):
@@ -60,6 +70,14 @@ def test_quick_benchmark_writes_every_section(quick_run):
     assert set(sections["bf16_accuracy"]["test_accuracy"]) == {
         "float32", "mixed_bfloat16"}
     assert "mixed_bfloat16 / float32" in stdout
+    expected = recipes()
+    measured = sections["recipes"]["recipes"]
+    assert list(measured) == list(expected)
+    for name, recipe in measured.items():
+        assert recipe["changes"] == expected[name]
+        assert [r["seed"] for r in recipe["runs"]] == [0]  # --quick: one
+        assert recipe["mean_accuracy"] == recipe["runs"][0]["test_accuracy"]
+    assert "Chapter 3's A-Softmax network under each recipe" in stdout
 
 
 def test_only_remeasures_one_section_and_keeps_the_rest(quick_run,
@@ -71,7 +89,7 @@ def test_only_remeasures_one_section_and_keeps_the_rest(quick_run,
     assert done.returncode == 0, done.stderr[-3000:]
     after = json.loads(out.read_text())
     for name in ("training", "time_to_99", "inference", "loop",
-                 "precision", "bf16_accuracy"):
+                 "precision", "bf16_accuracy", "recipes"):
         assert after["sections"][name] == before["sections"][name], name
     assert list(after["sections"]) == list(before["sections"])
     assert after["book_run_seconds"] == before["book_run_seconds"]

@@ -149,7 +149,8 @@ CHANGED = {"head": "softmax", "m": 3, "embedding_dim": 3,
            "margin": 0.3, "scale": 30.0, "epochs": 1, "batch_size": 32,
            "learning_rate": 1e-3, "seed": 1, "shift": 0, "rotation": 5.0,
            "zoom": 0.2, "train_size": 100, "classes": (0, 1),
-           "num_classes": 2, "precision": "mixed_bfloat16"}
+           "num_classes": 2, "precision": "mixed_bfloat16",
+           "dropout": 0.25, "weight_decay": 0.05}
 
 
 def test_every_field_data_and_code_version_change_the_cache_key(
@@ -310,13 +311,35 @@ def test_a_run_with_no_full_batch_is_refused(tiny_mnist):
         train(one_digit, mnist=tiny_mnist, verbose=False)
 
 
-def test_float32_keys_are_those_from_before_the_precision_field():
-    # computed by the code before TrainConfig had ``precision``
+def test_keys_are_those_from_before_the_later_fields():
+    # computed by the code before TrainConfig had ``precision``,
+    # ``dropout`` and ``weight_decay``
     assert TrainConfig().key() == "f24585084b75c5a1"
     assert training.cache_key(TrainConfig(), "data") == "a756ac87c6c6842c"
     assert training.cache_key(CONFIG, "data") == "492c74f1f6b30efd"
     with pytest.raises(ValueError, match="precision='bfloat16'"):
         TrainConfig(precision="bfloat16")
+    with pytest.raises(ValueError, match="dropout=1.0"):
+        TrainConfig(dropout=1.0)
+    with pytest.raises(ValueError, match="weight_decay=-0.1"):
+        TrainConfig(weight_decay=-0.1)
+
+
+def test_dropout_and_weight_decay_reach_the_network_and_optimiser():
+    import keras
+
+    plain, _, _ = training.prepare(CONFIG, 4)
+    assert not any(isinstance(layer, keras.layers.Dropout)
+                   for layer in plain.layers)
+    assert type(training.make_optimizer(CONFIG, 8)) is keras.optimizers.Adam
+    config = dataclasses.replace(CONFIG, dropout=0.25, weight_decay=0.05)
+    backbone, _, _ = training.prepare(config, 4)
+    rates = [layer.rate for layer in backbone.layers
+             if isinstance(layer, keras.layers.Dropout)]
+    assert rates == [0.25]
+    optimizer = training.make_optimizer(config, 8)
+    assert isinstance(optimizer, keras.optimizers.AdamW)
+    assert optimizer.weight_decay == 0.05
 
 
 def test_loop_trains_what_one_step_per_batch_trains(tiny_mnist,
