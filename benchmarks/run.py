@@ -31,6 +31,7 @@ GEARS = (1, 4, 8, 16, 32)
 # the book's full-mode settings (sphereface_book.experiments.FULL).
 RECIPES = {"the book's": {}, "6 epochs": {"epochs": 6},
            "weight decay 0.05": {"weight_decay": 0.05},
+           "weight decay 0.1": {"weight_decay": 0.1},
            "batch 64": {"batch_size": 64},
            "dropout 0.25": {"dropout": 0.25},
            "learning rate 5e-3": {"learning_rate": 5e-3},
