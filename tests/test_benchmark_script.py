@@ -77,6 +77,9 @@ def test_quick_benchmark_writes_every_section(quick_run):
         assert recipe["changes"] == expected[name]
         assert [r["seed"] for r in recipe["runs"]] == [0]  # --quick: one
         assert recipe["mean_accuracy"] == recipe["runs"][0]["test_accuracy"]
+    # the changes reach the runs: half the batch, twice the steps
+    steps = {name: r["runs"][0]["steps"] for name, r in measured.items()}
+    assert steps["batch 64"] == 2 * steps["the book's"]
     assert "Chapter 3's A-Softmax network under each recipe" in stdout
 
 
