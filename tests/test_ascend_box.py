@@ -57,30 +57,41 @@ def test_set():
 
 
 @pytest.fixture(scope="module")
-def pb_correct(test_set):
-    """How many test images the shipped .pb gets right on the CPU."""
+def pb_hits(test_set):
+    """Which test images the shipped .pb gets right on the CPU."""
     from sphereface.export import run_pb
 
     images, labels = test_set
     (predicted,) = run_pb(PB, images, 1000)
-    return int(np.sum(predicted == labels))
+    return predicted == labels
+
+
+@pytest.fixture(scope="module")
+def pb_correct(pb_hits):
+    """How many test images the shipped .pb gets right on the CPU."""
+    return int(np.sum(pb_hits))
 
 
 def msame_of(box):
     return box / "tools" / "msame" / "out" / "msame"
 
 
-def test_ais_bench_runs_every_gear_on_all_images(on_box, monkeypatch,
-                                                 tmp_path, test_set,
-                                                 pb_correct):
+def test_ais_bench_runs_every_gear_as_the_pb_does(on_box, monkeypatch,
+                                                  tmp_path, test_set,
+                                                  pb_hits):
+    # 1,003 images leave a partial last batch at gears 4 to 32; all
+    # 10,000 go through msame in the chapter test below
+    n = 1003
     monkeypatch.setenv("PYTHONPATH", str(on_box / "ais_bench_site"))
     lines = []
-    done = deploy(PB, tmp_path / "work", *test_set, log=lines.append)
+    images, labels = (a[:n] for a in test_set)
+    done = deploy(PB, tmp_path / "work", images, labels, log=lines.append)
     assert done.route == "ais_bench"
     assert [r["gear"] for r in done.records] == [1, 4, 8, 16, 32]
     for record in done.records:
         assert record["route"] == "ais_bench"
-        assert (record["correct"], record["total"]) == (pb_correct, 10000)
+        assert (record["correct"], record["total"]) == (
+            int(np.sum(pb_hits[:n])), n)
     assert json.loads((tmp_path / "work" / "deployment.json").read_text()
                       ) == done.records
     assert not any("NO NPU" in line for line in lines)
