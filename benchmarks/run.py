@@ -35,7 +35,10 @@ RECIPES = {"the book's": {}, "6 epochs": {"epochs": 6},
            "batch 64": {"batch_size": 64},
            "dropout 0.25": {"dropout": 0.25},
            "learning rate 5e-3": {"learning_rate": 5e-3},
-           "learning rate 2e-3": {"learning_rate": 2e-3}}
+           "learning rate 2e-3": {"learning_rate": 2e-3},
+           "stronger warps": {"rotation": 15.0, "zoom": 0.15},
+           "shift 3": {"shift": 3},
+           "milder warps": {"rotation": 5.0, "zoom": 0.05}}
 RECIPE_SEEDS = (0, 1, 2)
 # --quick smoke-tests the mechanism on two: a change that shows at that
 # size (half the batch makes twice the steps) and the book's to compare.
